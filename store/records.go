@@ -1,0 +1,377 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/crowdflow/crowdflow/integrations"
+)
+
+// idSpace is the UUID namespace of the ids derived from natural keys. The
+// same member identity or activity always gets the same id, so a page
+// written twice (a retried activity whose first commit was lost with the
+// connection) leaves the same rows as one clean write.
+var idSpace = uuid.MustParse("5f0c3c1e-2a53-4c59-9b8e-6c1f2f4a7d10")
+
+func memberID(tenantID, platform, username string) string {
+	return uuid.NewSHA1(idSpace, []byte("member\x00"+tenantID+"\x00"+platform+"\x00"+username)).String()
+}
+
+func activityID(tenantID, platform, typ, sourceID string) string {
+	return uuid.NewSHA1(idSpace, []byte("activity\x00"+tenantID+"\x00"+platform+"\x00"+typ+"\x00"+sourceID)).String()
+}
+
+// epoch is the joinedAt of a member seen without any timestamp; the merge
+// rule never lets it win over a real date.
+var epoch = time.Unix(0, 0).UTC()
+
+// Target says where records go.
+type Target struct {
+	TenantID      string
+	IntegrationID string
+	Platform      string
+}
+
+type memberRow struct {
+	username    string
+	sourceID    string
+	displayName string
+	emails      map[string]struct{}
+	joinedAt    time.Time
+	attrs       map[string]any
+}
+
+// mergeMembers folds the members of a page into one row per username, with
+// the same rules the database applies across pages: first display name and
+// source id, union of emails, later attribute values win, earliest real
+// joinedAt (a member's earliest activity on the page when it has none).
+func mergeMembers(res *integrations.StreamResult) ([]*memberRow, error) {
+	byName := map[string]*memberRow{}
+	var order []*memberRow
+	add := func(m integrations.Member, seenAt time.Time) error {
+		if m.Username == "" {
+			return errors.New("a record has a member without a username")
+		}
+		row, ok := byName[m.Username]
+		if !ok {
+			row = &memberRow{username: m.Username, emails: map[string]struct{}{}, attrs: map[string]any{}}
+			byName[m.Username] = row
+			order = append(order, row)
+		}
+		if row.sourceID == "" {
+			row.sourceID = m.SourceID
+		}
+		if row.displayName == "" {
+			row.displayName = m.DisplayName
+		}
+		for _, e := range m.Emails {
+			if e != "" {
+				row.emails[e] = struct{}{}
+			}
+		}
+		for k, v := range m.Attributes {
+			if v != nil && v != "" {
+				row.attrs[k] = v
+			}
+		}
+		joined := m.JoinedAt
+		if joined.IsZero() {
+			joined = seenAt
+		}
+		row.joinedAt = mergeJoinedAt(row.joinedAt, joined)
+		return nil
+	}
+	for _, a := range res.Activities {
+		if err := add(a.Member, a.Timestamp); err != nil {
+			return nil, fmt.Errorf("activity %s %s: %w", a.Type, a.SourceID, err)
+		}
+	}
+	for _, m := range res.Members {
+		if err := add(m, time.Time{}); err != nil {
+			return nil, err
+		}
+	}
+	return order, nil
+}
+
+// mergeJoinedAt is crowd_merge_joined_at in Go.
+func mergeJoinedAt(old, new time.Time) time.Time {
+	realDate := epoch.Add(5 * 24 * time.Hour)
+	switch {
+	case old.IsZero():
+		return new
+	case new.IsZero():
+		return old
+	case new.Before(realDate):
+		return old
+	case old.Before(realDate):
+		return new
+	case new.Before(old):
+		return new
+	}
+	return old
+}
+
+// WriteRecords upserts the members and activities of one stream page inside
+// tx, set-based: a fixed number of statements whatever the page size. It
+// returns the number of records the page carried.
+func WriteRecords(ctx context.Context, tx pgx.Tx, t Target, res *integrations.StreamResult) (int, error) {
+	if res == nil || res.RecordCount() == 0 {
+		return 0, nil
+	}
+	members, err := mergeMembers(res)
+	if err != nil {
+		return 0, err
+	}
+	ids, err := upsertMembers(ctx, tx, t, members)
+	if err != nil {
+		return 0, fmt.Errorf("upsert members: %w", err)
+	}
+	if err := upsertActivities(ctx, tx, t, res.Activities, ids); err != nil {
+		return 0, fmt.Errorf("upsert activities: %w", err)
+	}
+	return res.RecordCount(), nil
+}
+
+// upsertMembers resolves every username to a member id, creating the
+// identities and members that are new and merging the rest. It returns
+// username -> member id.
+func upsertMembers(ctx context.Context, tx pgx.Tx, t Target, members []*memberRow) (map[string]string, error) {
+	n := len(members)
+	usernames := make([]string, n)
+	newIDs := make([]string, n)
+	sourceIDs := make([]string, n)
+	for i, m := range members {
+		usernames[i] = m.username
+		newIDs[i] = memberID(t.TenantID, t.Platform, m.username)
+		sourceIDs[i] = m.sourceID
+	}
+	// The identity decides which member a username belongs to: insert the
+	// ones that are new (their member rows follow in the next statement; the
+	// foreign key is deferred) and read the existing ones.
+	rows, err := tx.Query(ctx, `WITH input AS (
+			SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[]) AS t(username, id, source_id)
+		), ins AS (
+			INSERT INTO "memberIdentities" ("memberId", "tenantId", platform, username, "sourceId", "integrationId")
+			SELECT id, $4, $5, username, nullif(source_id, ''), $6 FROM input
+			ON CONFLICT ("tenantId", platform, username) DO NOTHING
+			RETURNING username, "memberId"
+		)
+		SELECT i.username, coalesce(ins."memberId", mi."memberId")
+		FROM input i
+		LEFT JOIN ins ON ins.username = i.username
+		LEFT JOIN "memberIdentities" mi ON mi."tenantId" = $4 AND mi.platform = $5 AND mi.username = i.username`,
+		usernames, newIDs, sourceIDs, t.TenantID, t.Platform, nullable(t.IntegrationID))
+	if err != nil {
+		return nil, err
+	}
+	ids := make(map[string]string, n)
+	var missing []string
+	for rows.Next() {
+		var u string
+		var id *string
+		if err := rows.Scan(&u, &id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if id == nil {
+			missing = append(missing, u)
+			continue
+		}
+		ids[u] = *id
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(missing) > 0 {
+		// Another transaction created these identities after this
+		// statement's snapshot was taken: read them again.
+		rows, err := tx.Query(ctx, `SELECT username, "memberId" FROM "memberIdentities"
+			WHERE "tenantId" = $1 AND platform = $2 AND username = ANY($3)`, t.TenantID, t.Platform, missing)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var u, id string
+			if err := rows.Scan(&u, &id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			ids[u] = id
+		}
+		rows.Close()
+		if len(ids) != n {
+			return nil, fmt.Errorf("could not resolve %d member identities", n-len(ids))
+		}
+	}
+
+	memberIDs := make([]string, n)
+	names := make([]string, n)
+	emails := make([]string, n)
+	attrs := make([]string, n)
+	joined := make([]time.Time, n)
+	for i, m := range members {
+		memberIDs[i] = ids[m.username]
+		names[i] = m.displayName
+		if names[i] == "" {
+			names[i] = m.username
+		}
+		emails[i] = sortedJSON(m.emails)
+		attrs[i] = platformAttributes(t.Platform, m.attrs)
+		joined[i] = m.joinedAt
+		if joined[i].IsZero() {
+			joined[i] = epoch
+		}
+	}
+	// A new member takes the row as given; an existing one is merged by the
+	// rules of reference §4.4/§4.8, and only written when something changes
+	// (a second run over the same data rewrites nothing).
+	_, err = tx.Exec(ctx, `INSERT INTO members (id, "tenantId", "displayName", emails, attributes, "joinedAt")
+		SELECT t.id, $1, t.name, ARRAY(SELECT jsonb_array_elements_text(t.emails)), crowd_merge_attributes('{}', t.attrs), t.joined
+		FROM unnest($2::uuid[], $3::text[], $4::jsonb[], $5::jsonb[], $6::timestamptz[]) AS t(id, name, emails, attrs, joined)
+		ON CONFLICT (id) DO UPDATE SET
+			emails = ARRAY(SELECT DISTINCT e FROM unnest(members.emails || EXCLUDED.emails) AS e ORDER BY e),
+			attributes = crowd_merge_attributes(members.attributes, EXCLUDED.attributes),
+			"joinedAt" = crowd_merge_joined_at(members."joinedAt", EXCLUDED."joinedAt"),
+			"updatedAt" = now()
+		WHERE NOT members.emails @> EXCLUDED.emails
+			OR members.attributes IS DISTINCT FROM crowd_merge_attributes(members.attributes, EXCLUDED.attributes)
+			OR members."joinedAt" IS DISTINCT FROM crowd_merge_joined_at(members."joinedAt", EXCLUDED."joinedAt")`,
+		t.TenantID, memberIDs, names, emails, attrs, joined)
+	return ids, err
+}
+
+// upsertActivities writes the page's activities. An activity seen before
+// keeps its id and original timestamp; its content is updated when it
+// changed (an edited message). Parent links follow sourceParentId both ways:
+// a child finds a parent stored earlier, and a parent adopts children stored
+// before it.
+func upsertActivities(ctx context.Context, tx pgx.Tx, t Target, acts []integrations.Activity, memberIDs map[string]string) error {
+	if len(acts) == 0 {
+		return nil
+	}
+	// The same (type, sourceId) twice on one page would make the upsert
+	// touch a row twice: keep the last.
+	index := make(map[[2]string]int, len(acts))
+	var uniq []integrations.Activity
+	for _, a := range acts {
+		if a.Type == "" || a.SourceID == "" {
+			return fmt.Errorf("activity without type or sourceId (type %q, sourceId %q)", a.Type, a.SourceID)
+		}
+		k := [2]string{a.Type, a.SourceID}
+		if i, ok := index[k]; ok {
+			uniq[i] = a
+			continue
+		}
+		index[k] = len(uniq)
+		uniq = append(uniq, a)
+	}
+	n := len(uniq)
+	var (
+		ids, mids, types, ts, sids, parents, users = make([]string, n), make([]string, n), make([]string, n), make([]time.Time, n), make([]string, n), make([]string, n), make([]string, n)
+		channels, titles, bodies, urls, attrs      = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		scores                                     = make([]int32, n)
+		contrib                                    = make([]bool, n)
+	)
+	for i, a := range uniq {
+		ids[i] = activityID(t.TenantID, t.Platform, a.Type, a.SourceID)
+		mids[i] = memberIDs[a.Member.Username]
+		types[i] = a.Type
+		ts[i] = a.Timestamp
+		if ts[i].IsZero() {
+			ts[i] = epoch
+		}
+		sids[i] = a.SourceID
+		parents[i] = a.SourceParentID
+		users[i] = a.Member.Username
+		channels[i], titles[i], bodies[i], urls[i] = a.Channel, a.Title, a.Body, a.URL
+		attrs[i] = "{}"
+		if len(a.Attributes) > 0 {
+			b, err := json.Marshal(a.Attributes)
+			if err != nil {
+				return fmt.Errorf("activity %s attributes: %w", a.SourceID, err)
+			}
+			attrs[i] = string(b)
+		}
+		scores[i] = int32(a.Score)
+		contrib[i] = a.IsContribution
+	}
+	_, err := tx.Exec(ctx, `INSERT INTO activities (id, "tenantId", "memberId", "integrationId", platform, type, timestamp,
+			"sourceId", "sourceParentId", username, channel, title, body, url, attributes, score, "isContribution")
+		SELECT t.id, $1, t.mid, $2, $3, t.type, t.ts, t.sid, nullif(t.parent, ''), t.username,
+			nullif(t.channel, ''), nullif(t.title, ''), nullif(t.body, ''), nullif(t.url, ''), t.attrs, t.score, t.contrib
+		FROM unnest($4::uuid[], $5::uuid[], $6::text[], $7::timestamptz[], $8::text[], $9::text[], $10::text[],
+			$11::text[], $12::text[], $13::text[], $14::text[], $15::jsonb[], $16::int[], $17::bool[])
+			AS t(id, mid, type, ts, sid, parent, username, channel, title, body, url, attrs, score, contrib)
+		ON CONFLICT ON CONSTRAINT ix_unique_activities_tenantId_platform_type_sourceId DO UPDATE SET
+			"memberId" = EXCLUDED."memberId", "sourceParentId" = EXCLUDED."sourceParentId", username = EXCLUDED.username,
+			channel = EXCLUDED.channel, title = EXCLUDED.title, body = EXCLUDED.body, url = EXCLUDED.url,
+			attributes = activities.attributes || EXCLUDED.attributes, score = EXCLUDED.score,
+			"isContribution" = EXCLUDED."isContribution", "updatedAt" = now()
+		WHERE (activities."memberId", activities."sourceParentId", activities.username, activities.channel, activities.title,
+				activities.body, activities.url, activities.score, activities."isContribution")
+			IS DISTINCT FROM (EXCLUDED."memberId", EXCLUDED."sourceParentId", EXCLUDED.username, EXCLUDED.channel, EXCLUDED.title,
+				EXCLUDED.body, EXCLUDED.url, EXCLUDED.score, EXCLUDED."isContribution")
+			OR NOT activities.attributes @> EXCLUDED.attributes`,
+		t.TenantID, nullable(t.IntegrationID), t.Platform, ids, mids, types, ts, sids, parents, users,
+		channels, titles, bodies, urls, attrs, scores, contrib)
+	if err != nil {
+		return err
+	}
+	var keys []string
+	for i := range uniq {
+		keys = append(keys, sids[i])
+		if parents[i] != "" {
+			keys = append(keys, parents[i])
+		}
+	}
+	_, err = tx.Exec(ctx, `UPDATE activities c SET "parentId" = p.id
+		FROM (SELECT DISTINCT ON ("sourceId") id, "sourceId" FROM activities
+			WHERE "tenantId" = $1 AND platform = $2 AND "sourceId" = ANY($3) ORDER BY "sourceId", timestamp, id) p
+		WHERE c."tenantId" = $1 AND c.platform = $2 AND c."sourceParentId" = p."sourceId"
+			AND c."parentId" IS DISTINCT FROM p.id AND c.id <> p.id`,
+		t.TenantID, t.Platform, keys)
+	return err
+}
+
+// platformAttributes wraps a member's attribute values of one platform in
+// the stored shape {name: {platform: value}}.
+func platformAttributes(platform string, attrs map[string]any) string {
+	if len(attrs) == 0 {
+		return "{}"
+	}
+	wrapped := make(map[string]map[string]any, len(attrs))
+	for k, v := range attrs {
+		wrapped[k] = map[string]any{platform: v}
+	}
+	b, err := json.Marshal(wrapped)
+	if err != nil {
+		return "{}"
+	}
+	return string(b)
+}
+
+func sortedJSON(set map[string]struct{}) string {
+	out := make([]string, 0, len(set))
+	for e := range set {
+		out = append(out, e)
+	}
+	sort.Strings(out)
+	b, _ := json.Marshal(out)
+	return string(b)
+}
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}

@@ -1,0 +1,204 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Run is an integrationRuns row.
+type Run struct {
+	ID             string
+	TenantID       string
+	IntegrationID  string
+	Onboarding     bool
+	State          string
+	DelayedUntil   *time.Time
+	DelayReason    string
+	ProcessedAt    *time.Time
+	Error          json.RawMessage
+	PipelineData   json.RawMessage
+	WorkflowID     string
+	WorkflowRunID  string
+	RecordsWritten int64
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+const runColumns = `id, "tenantId", "integrationId", onboarding, state, "delayedUntil", coalesce("delayReason", ''),
+	"processedAt", error, "pipelineData", coalesce("workflowId", ''), coalesce("workflowRunId", ''),
+	"recordsWritten", "createdAt", "updatedAt"`
+
+func scanRun(row pgx.Row) (*Run, error) {
+	var r Run
+	err := row.Scan(&r.ID, &r.TenantID, &r.IntegrationID, &r.Onboarding, &r.State, &r.DelayedUntil, &r.DelayReason,
+		&r.ProcessedAt, &r.Error, &r.PipelineData, &r.WorkflowID, &r.WorkflowRunID, &r.RecordsWritten, &r.CreatedAt, &r.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return &r, err
+}
+
+// GetRun loads a run.
+func (s *Store) GetRun(ctx context.Context, id string) (*Run, error) {
+	if !validUUID(id) {
+		return nil, ErrNotFound
+	}
+	return scanRun(s.pool.QueryRow(ctx, `SELECT `+runColumns+` FROM "integrationRuns" WHERE id = $1`, id))
+}
+
+// ActiveRun returns the integration's run that is pending, processing or
+// delayed, or ErrNotFound.
+func (s *Store) ActiveRun(ctx context.Context, integrationID string) (*Run, error) {
+	return scanRun(s.pool.QueryRow(ctx, `SELECT `+runColumns+` FROM "integrationRuns"
+		WHERE "integrationId" = $1 AND state IN ('pending', 'processing', 'delayed')
+		ORDER BY "createdAt" DESC LIMIT 1`, integrationID))
+}
+
+// NewRun describes a run about to start.
+type NewRun struct {
+	ID            string
+	TenantID      string
+	IntegrationID string
+	Onboarding    bool
+	WorkflowID    string
+}
+
+// CreateRun inserts a pending run row; a row that exists is left alone.
+func (s *Store) CreateRun(ctx context.Context, r NewRun) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO "integrationRuns" (id, "tenantId", "integrationId", onboarding, state, "workflowId")
+		VALUES ($1, $2, $3, $4, 'pending', $5) ON CONFLICT (id) DO NOTHING`,
+		r.ID, r.TenantID, r.IntegrationID, r.Onboarding, r.WorkflowID)
+	return err
+}
+
+// StartRun marks the run processing (inserting it if the starter did not)
+// and records which workflow execution runs it.
+func (s *Store) StartRun(ctx context.Context, r NewRun, workflowRunID string) error {
+	_, err := s.pool.Exec(ctx, `INSERT INTO "integrationRuns" (id, "tenantId", "integrationId", onboarding, state, "workflowId", "workflowRunId")
+		VALUES ($1, $2, $3, $4, 'processing', $5, $6)
+		ON CONFLICT (id) DO UPDATE SET state = 'processing', "delayedUntil" = NULL, "delayReason" = NULL,
+			"processedAt" = NULL, error = NULL, "workflowId" = EXCLUDED."workflowId",
+			"workflowRunId" = EXCLUDED."workflowRunId", "updatedAt" = now()`,
+		r.ID, r.TenantID, r.IntegrationID, r.Onboarding, r.WorkflowID, workflowRunID)
+	return err
+}
+
+// SetPipelineData stores what preprocess returned.
+func (s *Store) SetPipelineData(ctx context.Context, runID string, data json.RawMessage) error {
+	if len(data) == 0 {
+		data = nil
+	}
+	_, err := s.pool.Exec(ctx, `UPDATE "integrationRuns" SET "pipelineData" = $2, "updatedAt" = now() WHERE id = $1`, runID, data)
+	return err
+}
+
+// SetRunDelayed marks the run delayed until the given time.
+func (s *Store) SetRunDelayed(ctx context.Context, runID string, until time.Time, reason string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE "integrationRuns" SET state = 'delayed', "delayedUntil" = $2, "delayReason" = $3, "updatedAt" = now()
+		WHERE id = $1`, runID, until, reason)
+	return err
+}
+
+// SetRunProcessing marks a delayed run processing again.
+func (s *Store) SetRunProcessing(ctx context.Context, runID string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE "integrationRuns" SET state = 'processing', "delayedUntil" = NULL, "delayReason" = NULL, "updatedAt" = now()
+		WHERE id = $1`, runID)
+	return err
+}
+
+// Failure is the error JSON of a run or a stream.
+type Failure struct {
+	ErrorPoint string `json:"errorPoint"`
+	Message    string `json:"message"`
+	StreamID   string `json:"streamId,omitempty"`
+	Stream     string `json:"stream,omitempty"`
+}
+
+// FinishRun ends a run. With failure nil the state comes from its streams:
+// error when a stream failed, processed otherwise. The integration's status
+// follows: done after a processed run, error after a failed onboarding; a
+// failed check leaves it as it was, so the next check still runs. It
+// returns the final state.
+func (s *Store) FinishRun(ctx context.Context, runID string, failure *Failure) (string, error) {
+	var state string
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var integrationID string
+		var onboarding bool
+		if err := tx.QueryRow(ctx, `SELECT "integrationId", onboarding FROM "integrationRuns" WHERE id = $1 FOR UPDATE`, runID).
+			Scan(&integrationID, &onboarding); err != nil {
+			if errors.Is(err, pgx.ErrNoRows) {
+				return ErrNotFound
+			}
+			return err
+		}
+		var errJSON []byte
+		if failure != nil {
+			state = RunError
+			errJSON, _ = json.Marshal(failure)
+		} else {
+			var failed int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM "integrationStreams" WHERE "runId" = $1 AND state <> 'processed'`, runID).
+				Scan(&failed); err != nil {
+				return err
+			}
+			state = RunProcessed
+			if failed > 0 {
+				state = RunError
+				errJSON, _ = json.Marshal(Failure{ErrorPoint: "process_streams", Message: fmt.Sprintf("%d stream(s) failed", failed)})
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE "integrationRuns" SET state = $2, error = $3, "processedAt" = now(),
+			"delayedUntil" = NULL, "delayReason" = NULL, "updatedAt" = now() WHERE id = $1`, runID, state, errJSON); err != nil {
+			return err
+		}
+		status := ""
+		switch {
+		case state == RunProcessed:
+			status = StatusDone
+		case onboarding:
+			status = StatusError
+		}
+		if status != "" {
+			_, err := tx.Exec(ctx, `UPDATE integrations SET status = $2, "updatedAt" = now() WHERE id = $1`, integrationID, status)
+			return err
+		}
+		return nil
+	})
+	return state, err
+}
+
+// RestartRun prepares a run for continue-run: the run is pending again, and
+// its streams that failed or were left processing are pending with their
+// retry count kept. Processed streams are never touched.
+func (s *Store) RestartRun(ctx context.Context, runID string) (int, error) {
+	var reset int
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE "integrationRuns" SET state = 'pending', "delayedUntil" = NULL, "delayReason" = NULL,
+			"processedAt" = NULL, error = NULL, "updatedAt" = now() WHERE id = $1`, runID)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return ErrNotFound
+		}
+		tag, err = tx.Exec(ctx, `UPDATE "integrationStreams" SET state = 'pending', "processedAt" = NULL, "updatedAt" = now()
+			WHERE "runId" = $1 AND state IN ('error', 'processing')`, runID)
+		reset = int(tag.RowsAffected())
+		return err
+	})
+	return reset, err
+}
+
+// MarkRunError ends a run as error without looking at its streams, for a
+// run whose workflow was terminated or could not start.
+func (s *Store) MarkRunError(ctx context.Context, runID string, failure Failure) error {
+	errJSON, _ := json.Marshal(failure)
+	_, err := s.pool.Exec(ctx, `UPDATE "integrationRuns" SET state = 'error', error = $2, "processedAt" = now(),
+		"delayedUntil" = NULL, "updatedAt" = now() WHERE id = $1 AND state NOT IN ('processed', 'error')`, runID, errJSON)
+	return err
+}

@@ -1,0 +1,199 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// ErrNotFound is returned when a row does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Run states.
+const (
+	RunPending    = "pending"
+	RunProcessing = "processing"
+	RunDelayed    = "delayed"
+	RunProcessed  = "processed"
+	RunError      = "error"
+)
+
+// Stream states.
+const (
+	StreamPending    = "pending"
+	StreamProcessing = "processing"
+	StreamProcessed  = "processed"
+	StreamError      = "error"
+)
+
+// Integration statuses.
+const (
+	StatusInProgress    = "in-progress"
+	StatusDone          = "done"
+	StatusError         = "error"
+	StatusPendingAction = "pending-action"
+)
+
+// Store wraps a pgx pool.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+// Open connects to the database at url.
+func Open(ctx context.Context, url string) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("bad DATABASE_URL: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := pool.Ping(pingCtx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	return &Store{pool: pool}, nil
+}
+
+// Close closes the pool.
+func (s *Store) Close() { s.pool.Close() }
+
+// Pool exposes the pool for tests and benchmarks.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Integration is an integrations row.
+type Integration struct {
+	ID               string
+	TenantID         string
+	Platform         string
+	Status           string
+	Settings         json.RawMessage
+	Token            string
+	RefreshToken     string
+	Identifier       string
+	LimitCount       int
+	LimitLastResetAt *time.Time
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+// NewIntegration is what connect stores.
+type NewIntegration struct {
+	TenantID   string
+	Platform   string
+	Status     string
+	Settings   json.RawMessage
+	Token      string
+	Identifier string
+}
+
+// CreateIntegration creates the tenant when it is new and stores the
+// integration. It returns the new integration's id.
+func (s *Store) CreateIntegration(ctx context.Context, in NewIntegration) (string, error) {
+	id := uuid.NewString()
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO tenants (id) VALUES ($1) ON CONFLICT (id) DO NOTHING`, in.TenantID); err != nil {
+			return err
+		}
+		settings := in.Settings
+		if len(settings) == 0 {
+			settings = json.RawMessage(`{}`)
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO integrations (id, "tenantId", platform, status, settings, token, "integrationIdentifier")
+			VALUES ($1, $2, $3, $4, $5, nullif($6, ''), nullif($7, ''))`,
+			id, in.TenantID, in.Platform, in.Status, settings, in.Token, in.Identifier)
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("store integration: %w", err)
+	}
+	return id, nil
+}
+
+const integrationColumns = `id, "tenantId", platform, status, settings, coalesce(token, ''), coalesce("refreshToken", ''),
+	coalesce("integrationIdentifier", ''), "limitCount", "limitLastResetAt", "createdAt", "updatedAt"`
+
+func scanIntegration(row pgx.Row) (*Integration, error) {
+	var i Integration
+	err := row.Scan(&i.ID, &i.TenantID, &i.Platform, &i.Status, &i.Settings, &i.Token, &i.RefreshToken,
+		&i.Identifier, &i.LimitCount, &i.LimitLastResetAt, &i.CreatedAt, &i.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	return &i, err
+}
+
+// GetIntegration loads a live (not deleted) integration, token included.
+func (s *Store) GetIntegration(ctx context.Context, id string) (*Integration, error) {
+	if !validUUID(id) {
+		return nil, ErrNotFound
+	}
+	return scanIntegration(s.pool.QueryRow(ctx,
+		`SELECT `+integrationColumns+` FROM integrations WHERE id = $1 AND "deletedAt" IS NULL`, id))
+}
+
+// ListIntegrationIDs pages through the live integrations of a platform with
+// the given status, in id order, after afterID.
+func (s *Store) ListIntegrationIDs(ctx context.Context, platform, status, afterID string, limit int) ([]string, error) {
+	if afterID == "" {
+		afterID = uuid.Nil.String()
+	}
+	rows, err := s.pool.Query(ctx, `SELECT id FROM integrations
+		WHERE platform = $1 AND status = $2 AND "deletedAt" IS NULL AND id > $3 ORDER BY id LIMIT $4`,
+		platform, status, afterID, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// UpdateIntegrationSettings replaces the integration's settings.
+func (s *Store) UpdateIntegrationSettings(ctx context.Context, id string, settings json.RawMessage) error {
+	_, err := s.pool.Exec(ctx, `UPDATE integrations SET settings = $2, "updatedAt" = now() WHERE id = $1`, id, settings)
+	return err
+}
+
+// SetIntegrationStatus sets the integration's status.
+func (s *Store) SetIntegrationStatus(ctx context.Context, id, status string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE integrations SET status = $2, "updatedAt" = now() WHERE id = $1`, id, status)
+	return err
+}
+
+// CheckLimit resets the integration's global-limit window when it has
+// passed, and reports until when the integration is blocked (zero time when
+// it is not). limit <= 0 disables the limit.
+func (s *Store) CheckLimit(ctx context.Context, integrationID string, limit int, window time.Duration) (time.Time, error) {
+	if limit <= 0 || window <= 0 {
+		return time.Time{}, nil
+	}
+	var count int
+	var resetAt time.Time
+	err := s.pool.QueryRow(ctx, `UPDATE integrations SET
+			"limitCount" = CASE WHEN "limitLastResetAt" IS NULL OR "limitLastResetAt" <= now() - $2::interval THEN 0 ELSE "limitCount" END,
+			"limitLastResetAt" = CASE WHEN "limitLastResetAt" IS NULL OR "limitLastResetAt" <= now() - $2::interval THEN now() ELSE "limitLastResetAt" END
+		WHERE id = $1 RETURNING "limitCount", "limitLastResetAt"`, integrationID, window).Scan(&count, &resetAt)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if count >= limit {
+		return resetAt.Add(window), nil
+	}
+	return time.Time{}, nil
+}
+
+func validUUID(s string) bool {
+	_, err := uuid.Parse(s)
+	return err == nil
+}
+
+// ValidUUID reports whether s is a UUID, the form of every id here.
+func ValidUUID(s string) bool { return validUUID(s) }
