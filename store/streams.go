@@ -29,7 +29,6 @@ func (s *Stream) Contract() integrations.Stream {
 	return integrations.Stream{ID: s.ID, Name: s.Name, Metadata: s.Metadata}
 }
 
-
 // insertStreams adds pending streams to a run in the given order. A stream
 // with the same name and metadata as one the run has is skipped.
 func insertStreams(ctx context.Context, tx pgx.Tx, runID, tenantID, integrationID string, streams []integrations.Stream) (int, error) {
