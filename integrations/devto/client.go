@@ -1,0 +1,185 @@
+package devto
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/crowdflow/crowdflow/integrations"
+)
+
+const (
+	// acceptV1 selects the API v1 (api-quirks §2.4.1).
+	acceptV1 = "application/vnd.forem.api-v1+json"
+	// defaultRetryAfter is the wait after a 429 that says nothing usable;
+	// the v0 docs say "try again in 30 seconds".
+	defaultRetryAfter = 30 * time.Second
+	// maxBody bounds what one response may make us read.
+	maxBody = 64 << 20
+)
+
+// errNotFound is a 404: callers decide what a missing thing means.
+var errNotFound = errors.New("not found")
+
+// client is a thin client of the few Dev.to API v1 calls the service makes.
+type client struct {
+	base string // e.g. https://dev.to/api, no trailing slash
+	http *http.Client
+	now  func() time.Time
+}
+
+// article is an item of an article list, reduced to what the service uses.
+type article struct {
+	ID            int64  `json:"id"`
+	Title         string `json:"title"`
+	URL           string `json:"url"`
+	LastCommentAt string `json:"last_comment_at"`
+}
+
+// comment is a node of the tree /comments returns.
+type comment struct {
+	IDCode    string    `json:"id_code"`
+	CreatedAt time.Time `json:"created_at"`
+	BodyHTML  string    `json:"body_html"`
+	User      *treeUser `json:"user"`
+	Children  []comment `json:"children"`
+}
+
+// treeUser is the user a comment of the tree carries: {} on placeholders.
+type treeUser struct {
+	UserID   int64  `json:"user_id"`
+	Username string `json:"username"`
+	Name     string `json:"name"`
+}
+
+// user is what /users/{id} returns.
+type user struct {
+	ID       int64   `json:"id"`
+	Username string  `json:"username"`
+	Name     string  `json:"name"`
+	Summary  *string `json:"summary"`
+	Location *string `json:"location"`
+}
+
+// get fetches path (below the base URL) with query and decodes the JSON
+// answer into out. apiKey, when set, is sent in the api-key header and
+// never appears in errors or logs.
+func (c *client) get(ctx context.Context, path string, query url.Values, apiKey string, out any) error {
+	u := c.base + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	call := "GET " + path // what errors name: no host, no credentials
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return fmt.Errorf("devto %s: %w", call, err)
+	}
+	req.Header.Set("Accept", acceptV1)
+	req.Header.Set("User-Agent", "crowdflow-devto")
+	if apiKey != "" {
+		req.Header.Set("api-key", apiKey)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		// url.Error repeats the URL, which holds no secret: the key is a header.
+		return fmt.Errorf("devto %s: %w", call, err)
+	}
+	defer resp.Body.Close()
+
+	switch s := resp.StatusCode; {
+	case s >= 200 && s < 300:
+	case s == http.StatusTooManyRequests:
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		wait := retryAfter(resp.Header.Get("Retry-After"), c.now())
+		return integrations.RateLimited(c.now().Add(wait), fmt.Sprintf("devto %s: 429 Too Many Requests", call))
+	case s == http.StatusNotFound:
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("devto %s: %w", call, errNotFound)
+	case s == http.StatusUnauthorized || s == http.StatusForbidden:
+		return integrations.Permanent(fmt.Errorf("devto %s: %s%s", call, resp.Status, apiMessage(resp.Body)))
+	default:
+		return fmt.Errorf("devto %s: %s%s", call, resp.Status, apiMessage(resp.Body))
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(out); err != nil {
+		return fmt.Errorf("devto %s: decoding the answer: %w", call, err)
+	}
+	return nil
+}
+
+// apiMessage returns ": <error>" from a {"error":...,"status":N} body, or "".
+func apiMessage(body io.Reader) string {
+	var e struct {
+		Error string `json:"error"`
+	}
+	if json.NewDecoder(io.LimitReader(body, 4096)).Decode(&e) != nil || e.Error == "" {
+		return ""
+	}
+	msg := e.Error
+	if len(msg) > 200 {
+		msg = msg[:200]
+	}
+	return ": " + msg
+}
+
+// retryAfter reads a Retry-After value: delta seconds (decimals are
+// tolerated) or an HTTP date. A missing, malformed or negative value gives
+// defaultRetryAfter, so that a 429 is never retried in a tight loop.
+func retryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return defaultRetryAfter
+	}
+	if secs, err := strconv.ParseFloat(v, 64); err == nil {
+		if secs < 0 || secs != secs || secs > 7*24*3600 { // NaN and absurd values too
+			return defaultRetryAfter
+		}
+		return time.Duration(secs * float64(time.Second))
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		if d := t.Sub(now); d > 0 {
+			return d
+		}
+		return 0
+	}
+	return defaultRetryAfter
+}
+
+// listArticles pages through path (an article list) from page 1 until an
+// empty page and returns its articles, each once. Dev.to pages by number
+// only, with no total and no Link header (api-quirks §2.4.2).
+func (c *client) listArticles(ctx context.Context, path string, query url.Values, perPage int, apiKey string) ([]article, error) {
+	var out []article
+	seen := map[int64]bool{}
+	for page := 1; ; page++ {
+		q := url.Values{}
+		for k, v := range query {
+			q[k] = v
+		}
+		q.Set("page", strconv.Itoa(page))
+		q.Set("per_page", strconv.Itoa(perPage))
+		var items []article
+		if err := c.get(ctx, path, q, apiKey, &items); err != nil {
+			return nil, err
+		}
+		fresh := 0
+		for _, a := range items {
+			if !seen[a.ID] {
+				seen[a.ID] = true
+				out = append(out, a)
+				fresh++
+			}
+		}
+		// An empty page ends the list. A page with nothing new ends it too:
+		// a server that ignored page would otherwise repeat itself forever.
+		if fresh == 0 {
+			return out, nil
+		}
+	}
+}

@@ -1,0 +1,409 @@
+package devto
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crowdflow/crowdflow/integrations"
+	"github.com/crowdflow/crowdflow/integrations/devto/devtofake"
+)
+
+const followAliceAndAcme = `{"users":["alice"],"organizations":["acme"]}`
+
+func TestServiceBasics(t *testing.T) {
+	s := New(Options{})
+	assert.Equal(t, "devto", s.Platform())
+	assert.Equal(t, integrations.Config{Ticks: 20}, s.Config())
+	assert.Equal(t, 0, s.Config().EffectiveLimit(true))
+	assert.Equal(t, DefaultAPIURL, s.c.base)
+	assert.Equal(t, "http://x/api", New(Options{BaseURL: "http://x/api/"}).c.base)
+
+	t.Setenv(EnvAPIURL, "http://127.0.0.1:9/api")
+	assert.Equal(t, "http://127.0.0.1:9/api", New(FromEnv()).c.base)
+
+	attrs := map[string]integrations.MemberAttribute{}
+	for _, a := range s.MemberAttributes() {
+		attrs[a.Name] = a
+	}
+	assert.Equal(t, integrations.MemberAttribute{Name: "url", Label: "URL", Type: "url", Show: true}, attrs["url"])
+	assert.Equal(t, "string", attrs["bio"].Type)
+	assert.Equal(t, "string", attrs["location"].Type)
+	assert.Equal(t, "string", attrs["name"].Type)
+	assert.False(t, attrs["sourceId"].Show, "sourceId is hidden")
+	assert.Len(t, attrs, 5)
+}
+
+func TestHappyPath(t *testing.T) {
+	f := newFixture(t, testWorld(), 0)
+	r := runOnce(t, f.svc, followAliceAndAcme, "")
+
+	require.Empty(t, r.streamErrs)
+	// The org's list comes first, then alice's (newest first); 501 is in
+	// both and counted once.
+	assert.Equal(t, []int64{501, 502}, articleIDs(r.pipeline.ArticlesFromAPI))
+	assert.Equal(t, []string{"501", "502"}, streamNames(r.streams))
+	var md streamMeta
+	require.NoError(t, r.streams[0].DecodeMetadata(&md))
+	assert.Equal(t, streamMeta{ArticleID: 501, URL: "https://dev.to/acme/hello-acme-dx", Title: "Hello Acme"}, md)
+
+	alice := integrations.Member{Username: "alice", SourceID: "1001", DisplayName: "Alice Example",
+		Attributes: map[string]any{"url": "https://dev.to/alice", "sourceId": "1001", "name": "Alice Example", "bio": "Writes Go.", "location": "Berlin"}}
+	// bob has no name on Dev.to: the API gives his username as the name.
+	bob := integrations.Member{Username: "bob", SourceID: "1002", DisplayName: "bob",
+		Attributes: map[string]any{"url": "https://dev.to/bob", "sourceId": "1002", "name": "bob"}}
+	act := func(id, parent string, ts time.Time, m integrations.Member, body string) integrations.Activity {
+		return integrations.Activity{
+			Type: "comment", SourceID: id, SourceParentID: parent, Timestamp: ts, Member: m, Body: body,
+			URL: "https://dev.to/" + m.Username + "/comment/" + id,
+			Attributes: map[string]any{"thread": parent != "", "articleUrl": "https://dev.to/acme/hello-acme-dx",
+				"articleTitle": "Hello Acme", "userUrl": "https://dev.to/" + m.Username},
+			Score: 6, IsContribution: true,
+		}
+	}
+	want := []integrations.Activity{
+		act("c1", "", at(2, 10), bob, `<p>Hi <b>there</b></p>`),
+		act("c2", "c1", at(2, 11), alice, `<p>Thanks!</p>`),
+		act("c3", "c2", at(2, 12), bob, `<p>Sure</p>`),
+		// c4 is a deleted placeholder: skipped, its reply kept, under it.
+		act("c5", "c4", at(3, 11), alice, `<p>Reply to a deleted one</p>`),
+		// c6 is by a deleted account (404): skipped, its reply kept.
+		act("c7", "c6", at(3, 13), bob, `<p>Reply to it</p>`),
+	}
+	assert.Equal(t, want, r.activities)
+
+	// Each commenter is fetched once per stream, the deleted one too.
+	for _, p := range []string{"/users/1001", "/users/1002", "/users/1003", "/comments"} {
+		want := 1
+		if p == "/comments" {
+			want = 2
+		}
+		assert.Equal(t, want, f.fake.Requests(p), p)
+	}
+
+	assert.JSONEq(t, `{"users":["alice"],"organizations":["acme"],"articles":[
+		{"id":501,"lastCommentAt":"2026-05-03T13:00:00Z"},
+		{"id":502,"lastCommentAt":"2026-05-04T09:00:00Z"}]}`, string(r.settings))
+
+	for _, ex := range f.rec.Exchanges() {
+		assert.Equal(t, acceptV1, ex.Request.Header.Get("Accept"), ex.Request.URL.Path)
+		assert.Empty(t, ex.Request.Header.Get("api-key"), "no token, no key")
+	}
+}
+
+func articleIDs(as []article) []int64 {
+	out := []int64{}
+	for _, a := range as {
+		out = append(out, a.ID)
+	}
+	return out
+}
+
+func TestPagination(t *testing.T) {
+	w := devtofake.World{
+		Users:         []devtofake.User{{ID: 1, Username: "paul"}},
+		Organizations: []devtofake.Organization{{Username: "big"}},
+	}
+	for i := range 9 {
+		a := devtofake.Article{ID: int64(100 + i), Title: fmt.Sprint("A", i), UserID: 1, PublishedAt: at(1+i, 0)}
+		if i >= 5 { // 105..108 under the org: 4 org articles, all 9 are paul's
+			a.Organization = "big"
+		}
+		w.Articles = append(w.Articles, a)
+	}
+	f := newFixture(t, w, 3)
+	r := runOnce(t, f.svc, `{"users":["paul"],"organizations":["big"]}`, "")
+
+	// org: 3 + 1 + empty page; paul: 3 + 3 + 3 + empty page.
+	assert.Equal(t, 3, f.fake.Requests("/organizations/big/articles"))
+	assert.Equal(t, 4, f.fake.Requests("/articles"))
+	assert.Equal(t, []int64{108, 107, 106, 105, 104, 103, 102, 101, 100}, articleIDs(r.pipeline.ArticlesFromAPI))
+	assert.Len(t, r.streams, 9)
+
+	var pages []string
+	for _, ex := range f.rec.Exchanges() {
+		if ex.Request.URL.Path == "/api/articles" {
+			q := ex.Request.URL.Query()
+			assert.Equal(t, "paul", q.Get("username"))
+			assert.Equal(t, "3", q.Get("per_page"))
+			pages = append(pages, q.Get("page"))
+		}
+	}
+	assert.Equal(t, []string{"1", "2", "3", "4"}, pages)
+}
+
+func TestChangeDetectionAcrossRuns(t *testing.T) {
+	f := newFixture(t, testWorld(), 0)
+	r1 := runOnce(t, f.svc, followAliceAndAcme, "")
+	require.Len(t, r1.streams, 2)
+
+	// Nothing changed: no article to check, the settings stay.
+	f.fake.ResetCounts()
+	r2 := runOnce(t, f.svc, string(r1.settings), "")
+	assert.Empty(t, r2.streams)
+	assert.Equal(t, 0, f.fake.Requests("/comments"))
+	assert.JSONEq(t, string(r1.settings), string(r2.settings))
+
+	// A new comment moves last_comment_at: only that article is checked.
+	require.NoError(t, f.fake.AddComment(502, "", devtofake.Comment{IDCode: "e1", UserID: 1002, CreatedAt: at(6, 0), BodyHTML: "<p>New</p>"}))
+	r3 := runOnce(t, f.svc, string(r2.settings), "")
+	assert.Equal(t, []string{"502"}, streamNames(r3.streams))
+	assert.Equal(t, []string{"e1"}, sourceIDs(r3.activities))
+	assert.Contains(t, string(r3.settings), `{"id":502,"lastCommentAt":"2026-05-06T00:00:00Z"}`)
+
+	// A changed last_comment_at alone is enough; same instant in another
+	// format is not a change.
+	require.NoError(t, f.fake.SetLastCommentAt(501, at(7, 0)))
+	r4 := runOnce(t, f.svc, string(r3.settings), "")
+	assert.Equal(t, []string{"501"}, streamNames(r4.streams))
+	assert.Len(t, r4.activities, 5, "the same comments again: the sink de-duplicates by sourceId")
+
+	sameInOtherFormat := strings.Replace(string(r4.settings), "2026-05-07T00:00:00Z", "2026-05-07T02:00:00+02:00", 1)
+	require.NotEqual(t, string(r4.settings), sameInOtherFormat)
+	assert.Empty(t, runOnce(t, f.svc, sameInOtherFormat, "").streams)
+}
+
+func TestUnfinishedStreamIsCheckedAgain(t *testing.T) {
+	f := newFixture(t, testWorld(), 0)
+	ctx := context.Background()
+	rc := &integrations.RunContext{Integration: integrations.Integration{Settings: json.RawMessage(followAliceAndAcme)}}
+	pd, err := f.svc.Preprocess(ctx, rc)
+	require.NoError(t, err)
+	rc.PipelineData = pd
+	streams, err := f.svc.GetStreams(ctx, rc)
+	require.NoError(t, err)
+	require.Equal(t, "501", streams[0].Name)
+
+	f.fake.FailNext(1)
+	_, err = f.svc.ProcessStream(ctx, rc, streams[0])
+	require.Error(t, err)
+	_, err = f.svc.ProcessStream(ctx, rc, streams[1])
+	require.NoError(t, err)
+
+	settings, err := f.svc.Postprocess(ctx, rc, integrations.RunOutcome{Unfinished: streams[:1]})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"users":["alice"],"organizations":["acme"],"articles":[
+		{"id":501,"lastCommentAt":null},
+		{"id":502,"lastCommentAt":"2026-05-04T09:00:00Z"}]}`, string(settings))
+
+	r2 := runOnce(t, f.svc, string(settings), "")
+	assert.Equal(t, []string{"501"}, streamNames(r2.streams))
+	assert.Empty(t, r2.streamErrs)
+	assert.Len(t, r2.activities, 5)
+}
+
+func TestPostprocessKeepsWhatItDoesNotOwn(t *testing.T) {
+	f := newFixture(t, testWorld(), 0)
+	// 999 is no longer listed: kept as it was. Other keys stay byte for byte.
+	r := runOnce(t, f.svc, `{"users":["alice"],"organizations":["acme"],"updateMemberAttributes":true,
+		"articles":[{"id":999,"lastCommentAt":"2025-01-01T00:00:00Z"},{"id":502,"lastCommentAt":"2026-05-04T09:00:00Z"}]}`, "")
+	assert.Equal(t, []string{"501"}, streamNames(r.streams), "502 is unchanged")
+	assert.JSONEq(t, `{"users":["alice"],"organizations":["acme"],"updateMemberAttributes":true,"articles":[
+		{"id":501,"lastCommentAt":"2026-05-03T13:00:00Z"},
+		{"id":502,"lastCommentAt":"2026-05-04T09:00:00Z"},
+		{"id":999,"lastCommentAt":"2025-01-01T00:00:00Z"}]}`, string(r.settings))
+}
+
+func TestMissingThingsAreSkipped(t *testing.T) {
+	f := newFixture(t, testWorld(), 0)
+	// An organization that is gone does not stop the others.
+	r := runOnce(t, f.svc, `{"users":["alice","nobody"],"organizations":["gone-org"]}`, "")
+	assert.Equal(t, []int64{502, 501}, articleIDs(r.pipeline.ArticlesFromAPI))
+
+	// An article deleted between listing and processing has no comments.
+	require.NoError(t, f.fake.Update(func(w *devtofake.World) { w.Articles = w.Articles[1:] }))
+	res, err := f.svc.ProcessStream(context.Background(), &integrations.RunContext{},
+		integrations.NewStream("501", streamMeta{ArticleID: 501}))
+	require.NoError(t, err)
+	assert.Empty(t, res.Activities)
+}
+
+func TestRateLimited(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name       string
+		retryAfter string
+		want       time.Duration
+	}{
+		{"Retry-After seconds", "1", time.Second},
+		{"no Retry-After", "", 30 * time.Second},
+		{"unreadable Retry-After", "soon", 30 * time.Second},
+		{"HTTP date", now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, testWorld(), 0)
+			f.svc.c.now = func() time.Time { return now }
+			f.fake.SetRetryAfter(tc.retryAfter)
+			f.fake.RateLimitAfter(0, 1)
+			rc := &integrations.RunContext{Integration: integrations.Integration{Settings: json.RawMessage(followAliceAndAcme)}}
+			_, err := f.svc.Preprocess(context.Background(), rc)
+			rl, ok := integrations.AsRateLimited(err)
+			require.True(t, ok, "got %v", err)
+			assert.Equal(t, now.Add(tc.want), rl.Until)
+			assert.Contains(t, rl.Reason, "GET /organizations/acme/articles")
+		})
+	}
+
+	t.Run("in a stream", func(t *testing.T) {
+		f := newFixture(t, testWorld(), 0)
+		f.svc.c.now = func() time.Time { return now }
+		f.fake.RateLimitAfter(1, 1) // /comments answers, the first /users/{id} is refused
+		_, err := f.svc.ProcessStream(context.Background(), &integrations.RunContext{},
+			integrations.NewStream("501", streamMeta{ArticleID: 501}))
+		rl, ok := integrations.AsRateLimited(err)
+		require.True(t, ok, "got %v", err)
+		assert.Equal(t, now.Add(time.Second), rl.Until)
+		assert.Contains(t, rl.Reason, "GET /users/1002")
+	})
+}
+
+func TestHTTPErrors(t *testing.T) {
+	const token = "sekrit-token-value"
+	tests := []struct {
+		status    int
+		permanent bool
+	}{
+		{500, false}, {502, false}, {503, false}, {400, false},
+		{401, true}, {403, true},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
+			f := newFixture(t, testWorld(), 0)
+			f.fake.FailNextStatus(1, tc.status)
+			rc := &integrations.RunContext{Integration: integrations.Integration{Settings: json.RawMessage(followAliceAndAcme), Token: token}}
+			_, err := f.svc.Preprocess(context.Background(), rc)
+			require.Error(t, err)
+			_, limited := integrations.AsRateLimited(err)
+			assert.False(t, limited)
+			assert.Equal(t, tc.permanent, integrations.IsPermanent(err))
+			assert.Contains(t, err.Error(), "GET /organizations/acme/articles")
+			assert.Contains(t, err.Error(), fmt.Sprint(tc.status))
+			assert.NotContains(t, err.Error(), token)
+
+			// The key went out as the api-key header, nowhere else.
+			ex := f.rec.Exchanges()
+			require.NotEmpty(t, ex)
+			assert.Equal(t, token, ex[0].Request.Header.Get("api-key"))
+			assert.NotContains(t, ex[0].Request.URL.String(), token)
+		})
+	}
+
+	t.Run("stream 500 names the call", func(t *testing.T) {
+		f := newFixture(t, testWorld(), 0)
+		f.fake.FailNext(1)
+		_, err := f.svc.ProcessStream(context.Background(), &integrations.RunContext{},
+			integrations.NewStream("501", streamMeta{ArticleID: 501}))
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "GET /comments: 500")
+		assert.False(t, integrations.IsPermanent(err))
+	})
+
+	t.Run("connection refused", func(t *testing.T) {
+		f := newFixture(t, testWorld(), 0)
+		f.srv.Close()
+		_, err := f.svc.ProcessStream(context.Background(), &integrations.RunContext{},
+			integrations.NewStream("501", streamMeta{ArticleID: 501}))
+		require.Error(t, err)
+		assert.False(t, integrations.IsPermanent(err))
+	})
+
+	t.Run("garbage body", func(t *testing.T) {
+		srv := newRawServer(t, 200, "not json")
+		s := New(Options{BaseURL: srv})
+		_, err := s.ProcessStream(context.Background(), &integrations.RunContext{},
+			integrations.NewStream("501", streamMeta{ArticleID: 501}))
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "GET /comments: decoding")
+	})
+}
+
+func TestBadStreamAndPipeline(t *testing.T) {
+	s := New(Options{BaseURL: "http://127.0.0.1:1"})
+	_, err := s.ProcessStream(context.Background(), &integrations.RunContext{}, integrations.Stream{Name: "x", Metadata: json.RawMessage(`{}`)})
+	assert.True(t, integrations.IsPermanent(err))
+	_, err = s.GetStreams(context.Background(), &integrations.RunContext{})
+	assert.True(t, integrations.IsPermanent(err))
+}
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	tests := map[string]time.Duration{
+		"1":    time.Second,
+		" 5 ":  5 * time.Second,
+		"0":    0,
+		"1.5":  1500 * time.Millisecond,
+		"":     defaultRetryAfter,
+		"-3":   defaultRetryAfter,
+		"NaN":  defaultRetryAfter,
+		"soon": defaultRetryAfter,
+		now.Add(time.Minute).Format(http.TimeFormat):  time.Minute,
+		now.Add(-time.Minute).Format(http.TimeFormat): 0,
+	}
+	for in, want := range tests {
+		assert.Equal(t, want, retryAfter(in, now), "%q", in)
+	}
+}
+
+func TestMemberNameFallback(t *testing.T) {
+	m := member(&user{ID: 7, Username: "zed"}, "https://dev.to/zed")
+	assert.Equal(t, integrations.Member{Username: "zed", SourceID: "7", DisplayName: "zed",
+		Attributes: map[string]any{"url": "https://dev.to/zed", "sourceId": "7"}}, m)
+}
+
+func TestValidateSettings(t *testing.T) {
+	s := New(Options{})
+	ok := []struct {
+		in, want string
+	}{
+		{`{"users":["alice"]}`, `{"users":["alice"],"organizations":[]}`},
+		{`{"organizations":["acme"],"users":null}`, `{"users":[],"organizations":["acme"]}`},
+		{`{"users":[" Alice ","@alice","https://dev.to/alice/","bob"],"organizations":["acme","ACME"]}`,
+			`{"users":["alice","bob"],"organizations":["acme"]}`},
+		{`{"users":["alice"],"articles":[{"id":5,"lastCommentAt":"2026-01-01T00:00:00Z"},{"id":6}]}`,
+			`{"users":["alice"],"organizations":[],"articles":[{"id":5,"lastCommentAt":"2026-01-01T00:00:00Z"},{"id":6,"lastCommentAt":null}]}`},
+	}
+	for _, tc := range ok {
+		got, err := s.ValidateSettings(json.RawMessage(tc.in))
+		if assert.NoError(t, err, tc.in) {
+			assert.JSONEq(t, tc.want, string(got), tc.in)
+		}
+	}
+
+	bad := []struct {
+		in, field string
+	}{
+		{``, "settings"},
+		{`[]`, "settings"},
+		{`"alice"`, "settings"},
+		{`null`, "settings"},
+		{`{"users":["a"]} {}`, "settings"},
+		{`{}`, "users"},
+		{`{"users":[],"organizations":[]}`, "users"},
+		{`{"users":"alice"}`, "users"},
+		{`{"organizations":{"a":1}}`, "organizations"},
+		{`{"users":["alice", ""]}`, "users[1]"},
+		{`{"users":["  "]}`, "users[0]"},
+		{`{"users":[42]}`, "users[0]"},
+		{`{"organizations":["acme/../x"]}`, "organizations[0]"},
+		{`{"users":["alice"],"organisations":["acme"]}`, "organisations"},
+		{`{"users":["alice"],"articles":"x"}`, "articles"},
+		{`{"users":["alice"],"articles":[{"id":0}]}`, "articles[0].id"},
+	}
+	for _, tc := range bad {
+		_, err := s.ValidateSettings(json.RawMessage(tc.in))
+		var fe *integrations.FieldError
+		if assert.True(t, errors.As(err, &fe), "%s: got %v", tc.in, err) {
+			assert.Equal(t, tc.field, fe.Field, tc.in)
+			assert.NotEmpty(t, fe.Message)
+		}
+	}
+}
