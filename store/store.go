@@ -10,6 +10,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/crowdflow/crowdflow/integrations"
 )
 
 // ErrNotFound is returned when a row does not exist.
@@ -197,3 +199,29 @@ func validUUID(s string) bool {
 
 // ValidUUID reports whether s is a UUID, the form of every id here.
 func ValidUUID(s string) bool { return validUUID(s) }
+
+// CreateMemberAttributes creates a platform's member attributes for a
+// tenant, once: a later call for the same pair does nothing, and an
+// attribute that exists (created by another platform) is kept.
+func (s *Store) CreateMemberAttributes(ctx context.Context, tenantID, platform string, attrs []integrations.MemberAttribute) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO "memberAttributePlatforms" ("tenantId", platform) VALUES ($1, $2)
+			ON CONFLICT DO NOTHING`, tenantID, platform)
+		if err != nil || tag.RowsAffected() == 0 || len(attrs) == 0 {
+			return err
+		}
+		names := make([]string, len(attrs))
+		labels := make([]string, len(attrs))
+		types := make([]string, len(attrs))
+		show := make([]bool, len(attrs))
+		canDelete := make([]bool, len(attrs))
+		for i, a := range attrs {
+			names[i], labels[i], types[i], show[i], canDelete[i] = a.Name, a.Label, a.Type, a.Show, a.CanDelete
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO "memberAttributeSettings" (id, "tenantId", name, label, type, show, "canDelete")
+			SELECT gen_random_uuid(), $1, t.name, t.label, t.type, t.show, t.can_delete
+			FROM unnest($2::text[], $3::text[], $4::text[], $5::bool[], $6::bool[]) AS t(name, label, type, show, can_delete)
+			ON CONFLICT ("tenantId", name) DO NOTHING`, tenantID, names, labels, types, show, canDelete)
+		return err
+	})
+}

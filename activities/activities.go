@@ -1,0 +1,381 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/crowdflow/crowdflow/integrations"
+	"github.com/crowdflow/crowdflow/integrations/registry"
+	"github.com/crowdflow/crowdflow/store"
+)
+
+// Error types the workflow tells apart.
+const (
+	// ErrTypePermanent: retrying cannot help (bad token, missing scope).
+	ErrTypePermanent = "PermanentError"
+	// ErrTypeNotFound: the run, stream or integration is gone.
+	ErrTypeNotFound = "NotFound"
+)
+
+// Activities holds what the activities need.
+type Activities struct {
+	Store    *store.Store
+	Registry *registry.Registry
+	Logger   *slog.Logger
+}
+
+// RunRef names a run.
+type RunRef struct {
+	RunID string
+}
+
+// Delay is a pause the run must take before going on. The zero value means
+// no pause.
+type Delay struct {
+	Until  time.Time
+	Reason string
+}
+
+// StartRunInput starts (or resumes) a run.
+type StartRunInput struct {
+	RunID         string
+	IntegrationID string
+	Onboarding    bool
+}
+
+// StartRunResult tells the workflow what the run already has.
+type StartRunResult struct {
+	HasStreams bool
+}
+
+// StartRun marks the run processing, creating its row if the starter did
+// not, and records the Temporal execution that runs it.
+func (a *Activities) StartRun(ctx context.Context, in StartRunInput) (StartRunResult, error) {
+	integ, err := a.Store.GetIntegration(ctx, in.IntegrationID)
+	if err != nil {
+		return StartRunResult{}, wrap(err, "load integration")
+	}
+	if _, ok := a.Registry.Get(integ.Platform); !ok {
+		return StartRunResult{}, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("no service for platform %q", integ.Platform), ErrTypePermanent, nil)
+	}
+	info := activity.GetInfo(ctx)
+	if err := a.Store.StartRun(ctx, store.NewRun{
+		ID: in.RunID, TenantID: integ.TenantID, IntegrationID: integ.ID, Onboarding: in.Onboarding,
+		WorkflowID: info.WorkflowExecution.ID,
+	}, info.WorkflowExecution.RunID); err != nil {
+		return StartRunResult{}, wrap(err, "mark run processing")
+	}
+	has, err := a.Store.HasStreams(ctx, in.RunID)
+	if err != nil {
+		return StartRunResult{}, err
+	}
+	return StartRunResult{HasStreams: has}, nil
+}
+
+// Preprocess runs the service's preprocess step and keeps what it returns
+// on the run row.
+func (a *Activities) Preprocess(ctx context.Context, in RunRef) (Delay, error) {
+	rc, svc, err := a.runContext(ctx, in.RunID)
+	if err != nil {
+		return Delay{}, err
+	}
+	pre, ok := svc.(integrations.Preprocessor)
+	if !ok {
+		return Delay{}, nil
+	}
+	data, err := pre.Preprocess(ctx, rc)
+	if rl, ok := integrations.AsRateLimited(err); ok {
+		return Delay{Until: rl.Until, Reason: "preprocess: " + rl.Reason}, nil
+	}
+	if err != nil {
+		return Delay{}, serviceError("preprocess", err)
+	}
+	return Delay{}, wrap(a.Store.SetPipelineData(ctx, in.RunID, data), "save pipeline data")
+}
+
+// CreateMemberAttributes creates the platform's member attributes, once per
+// tenant and platform.
+func (a *Activities) CreateMemberAttributes(ctx context.Context, in RunRef) error {
+	rc, svc, err := a.runContext(ctx, in.RunID)
+	if err != nil {
+		return err
+	}
+	p, ok := svc.(integrations.MemberAttributeProvider)
+	if !ok {
+		return nil
+	}
+	return wrap(a.Store.CreateMemberAttributes(ctx, rc.Integration.TenantID, svc.Platform(), p.MemberAttributes()),
+		"create member attributes")
+}
+
+// GetStreamsResult counts the root streams stored.
+type GetStreamsResult struct {
+	Streams int
+	Delay   Delay
+}
+
+// GetStreams stores the run's root streams. A run that has streams (a
+// retried activity, a continued run) keeps them and is not asked again.
+func (a *Activities) GetStreams(ctx context.Context, in RunRef) (GetStreamsResult, error) {
+	has, err := a.Store.HasStreams(ctx, in.RunID)
+	if err != nil || has {
+		return GetStreamsResult{}, err
+	}
+	rc, svc, err := a.runContext(ctx, in.RunID)
+	if err != nil {
+		return GetStreamsResult{}, err
+	}
+	streams, err := svc.GetStreams(ctx, rc)
+	if rl, ok := integrations.AsRateLimited(err); ok {
+		return GetStreamsResult{Delay: Delay{Until: rl.Until, Reason: "get streams: " + rl.Reason}}, nil
+	}
+	if err != nil {
+		return GetStreamsResult{}, serviceError("get streams", err)
+	}
+	run, err := a.Store.GetRun(ctx, in.RunID)
+	if err != nil {
+		return GetStreamsResult{}, wrap(err, "load run")
+	}
+	n, err := a.Store.AddStreams(ctx, run, streams)
+	return GetStreamsResult{Streams: n}, wrap(err, "store streams")
+}
+
+// NextStreamsInput asks for the run's next pending streams.
+type NextStreamsInput struct {
+	RunID string
+	Limit int
+}
+
+// NextStreams returns the ids of the run's oldest pending streams.
+func (a *Activities) NextStreams(ctx context.Context, in NextStreamsInput) ([]string, error) {
+	ids, err := a.Store.NextStreams(ctx, in.RunID, in.Limit)
+	return ids, wrap(err, "list pending streams")
+}
+
+// ProcessStreamInput names the stream to process.
+type ProcessStreamInput struct {
+	RunID    string
+	StreamID string
+}
+
+// ProcessStreamResult is what the workflow learns of a processed stream.
+type ProcessStreamResult struct {
+	// Committed: the stream is processed (by this attempt or an earlier one
+	// whose completion was lost: then AlreadyProcessed is set too).
+	Committed        bool
+	AlreadyProcessed bool
+	Records          int
+	NewStreams       int
+	// Delay is set when the run must wait: the service asked to sleep, the
+	// API rate-limited (then the stream is pending again and is retried
+	// after the wait, without spending a retry attempt), or the global
+	// limit is reached.
+	Delay Delay
+}
+
+// ProcessStream fetches one stream page and commits it, with its new
+// streams and its state change, in one transaction.
+func (a *Activities) ProcessStream(ctx context.Context, in ProcessStreamInput) (ProcessStreamResult, error) {
+	st, err := a.Store.GetStream(ctx, in.StreamID)
+	if err != nil {
+		return ProcessStreamResult{}, wrap(err, "load stream")
+	}
+	if st.State == store.StreamProcessed {
+		return ProcessStreamResult{Committed: true, AlreadyProcessed: true}, nil
+	}
+	rc, svc, err := a.runContext(ctx, st.RunID)
+	if err != nil {
+		return ProcessStreamResult{}, err
+	}
+	cfg := svc.Config()
+	limit := cfg.EffectiveLimit(rc.Onboarding)
+	if until, err := a.Store.CheckLimit(ctx, rc.Integration.ID, limit, cfg.LimitResetFrequency); err != nil {
+		return ProcessStreamResult{}, wrap(err, "check global limit")
+	} else if !until.IsZero() {
+		return ProcessStreamResult{Delay: Delay{Until: until, Reason: "global limit reached"}}, nil
+	}
+	if err := a.Store.MarkStreamProcessing(ctx, st.ID); err != nil {
+		return ProcessStreamResult{}, wrap(err, "mark stream processing")
+	}
+
+	res, err := svc.ProcessStream(ctx, rc, st.Contract())
+	if rl, ok := integrations.AsRateLimited(err); ok {
+		if err := a.Store.ResetStream(ctx, st.ID); err != nil {
+			return ProcessStreamResult{}, wrap(err, "reset rate-limited stream")
+		}
+		return ProcessStreamResult{Delay: Delay{Until: rl.Until, Reason: fmt.Sprintf("stream %s rate limited: %s", st.Name, rl.Reason)}}, nil
+	}
+	if err != nil {
+		attempt := int(activity.GetInfo(ctx).Attempt)
+		failure := store.Failure{ErrorPoint: "process_stream", Message: err.Error(), StreamID: st.ID, Stream: st.Name}
+		if rerr := a.Store.RecordStreamAttemptError(ctx, st.ID, attempt, failure); rerr != nil {
+			a.logger(ctx).Warn("could not record stream error", "stream", st.ID, "err", rerr)
+		}
+		return ProcessStreamResult{}, serviceError(fmt.Sprintf("stream %s (%s)", st.Name, st.ID), err)
+	}
+	if res == nil {
+		res = &integrations.StreamResult{}
+	}
+
+	next := res.NextPage
+	if next != nil && !rc.Onboarding {
+		if fc, ok := svc.(integrations.FinishChecker); ok && fc.IsProcessingFinished(rc, st.Contract(), res) {
+			next = nil
+		}
+	}
+	c, err := a.Store.CommitStream(ctx, store.Page{
+		Stream: st, Platform: svc.Platform(), Result: res, NextPage: next,
+		Limit: limit, LimitWindow: cfg.LimitResetFrequency,
+	})
+	if err != nil {
+		return ProcessStreamResult{}, wrap(err, "commit stream "+st.ID)
+	}
+	out := ProcessStreamResult{Committed: true, Records: c.Records, NewStreams: c.NewStreams, AlreadyProcessed: c.AlreadyProcessed}
+	if res.Sleep > 0 {
+		out.Delay = Delay{Until: time.Now().Add(res.Sleep), Reason: fmt.Sprintf("stream %s asked to sleep %s", st.Name, res.Sleep)}
+	}
+	// A used-up global limit is noticed before the next stream, so a run
+	// whose last stream reached it does not wait for nothing.
+	return out, nil
+}
+
+// FailStreamInput records a stream whose attempts are spent.
+type FailStreamInput struct {
+	StreamID string
+	Attempts int
+	Message  string
+}
+
+// FailStream marks the stream error; the run goes on with the others.
+func (a *Activities) FailStream(ctx context.Context, in FailStreamInput) error {
+	st, err := a.Store.GetStream(ctx, in.StreamID)
+	if err != nil {
+		return wrap(err, "load stream")
+	}
+	return wrap(a.Store.FailStream(ctx, in.StreamID, in.Attempts, store.Failure{
+		ErrorPoint: "process_stream", Message: in.Message, StreamID: st.ID, Stream: st.Name,
+	}), "mark stream error")
+}
+
+// DelayRunInput marks a run delayed.
+type DelayRunInput struct {
+	RunID string
+	Delay Delay
+}
+
+// DelayRun marks the run delayed until the wait ends.
+func (a *Activities) DelayRun(ctx context.Context, in DelayRunInput) error {
+	return wrap(a.Store.SetRunDelayed(ctx, in.RunID, in.Delay.Until, in.Delay.Reason), "mark run delayed")
+}
+
+// ResumeRun marks a delayed run processing again.
+func (a *Activities) ResumeRun(ctx context.Context, in RunRef) error {
+	return wrap(a.Store.SetRunProcessing(ctx, in.RunID), "mark run processing")
+}
+
+// Postprocess runs the service's postprocess step and saves the settings
+// it returns.
+func (a *Activities) Postprocess(ctx context.Context, in RunRef) error {
+	rc, svc, err := a.runContext(ctx, in.RunID)
+	if err != nil {
+		return err
+	}
+	post, ok := svc.(integrations.Postprocessor)
+	if !ok {
+		return nil
+	}
+	unfinished, err := a.Store.UnfinishedStreams(ctx, in.RunID)
+	if err != nil {
+		return wrap(err, "list unfinished streams")
+	}
+	settings, err := post.Postprocess(ctx, rc, integrations.RunOutcome{Unfinished: unfinished})
+	if err != nil {
+		return serviceError("postprocess", err)
+	}
+	if settings == nil {
+		return nil
+	}
+	return wrap(a.Store.UpdateIntegrationSettings(ctx, rc.Integration.ID, settings), "save settings")
+}
+
+// FinishRunInput ends a run; Failure is set when a step before the streams
+// failed.
+type FinishRunInput struct {
+	RunID   string
+	Failure *store.Failure
+}
+
+// FinishRun sets the run's final state and the integration's status, and
+// returns the final state.
+func (a *Activities) FinishRun(ctx context.Context, in FinishRunInput) (string, error) {
+	state, err := a.Store.FinishRun(ctx, in.RunID, in.Failure)
+	return state, wrap(err, "finish run")
+}
+
+// runContext loads what a service needs to work on a run.
+func (a *Activities) runContext(ctx context.Context, runID string) (*integrations.RunContext, integrations.Service, error) {
+	run, err := a.Store.GetRun(ctx, runID)
+	if err != nil {
+		return nil, nil, wrap(err, "load run")
+	}
+	integ, err := a.Store.GetIntegration(ctx, run.IntegrationID)
+	if err != nil {
+		return nil, nil, wrap(err, "load integration")
+	}
+	svc, ok := a.Registry.Get(integ.Platform)
+	if !ok {
+		return nil, nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("no service for platform %q", integ.Platform), ErrTypePermanent, nil)
+	}
+	return &integrations.RunContext{
+		RunID:      run.ID,
+		Onboarding: run.Onboarding,
+		StartedAt:  run.CreatedAt,
+		Integration: integrations.Integration{
+			ID: integ.ID, TenantID: integ.TenantID, Platform: integ.Platform, Identifier: integ.Identifier,
+			Settings: integ.Settings, Token: integ.Token, RefreshToken: integ.RefreshToken,
+		},
+		PipelineData: run.PipelineData,
+		Logger:       a.logger(ctx).With("platform", integ.Platform, "integrationId", integ.ID, "runId", run.ID),
+	}, svc, nil
+}
+
+func (a *Activities) logger(ctx context.Context) *slog.Logger {
+	l := a.Logger
+	if l == nil {
+		l = slog.Default()
+	}
+	if activity.IsActivity(ctx) {
+		l = l.With("activity", activity.GetInfo(ctx).ActivityType.Name)
+	}
+	return l
+}
+
+// serviceError turns a service's error into one the workflow can tell
+// apart: permanent ones are not retried.
+func serviceError(step string, err error) error {
+	msg := step + ": " + err.Error()
+	if integrations.IsPermanent(err) {
+		return temporal.NewNonRetryableApplicationError(msg, ErrTypePermanent, nil)
+	}
+	return errors.New(msg)
+}
+
+// wrap names the step that failed; a missing row is not retried.
+func wrap(err error, step string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, pgx.ErrNoRows) {
+		return temporal.NewNonRetryableApplicationError(step+": not found", ErrTypeNotFound, nil)
+	}
+	return fmt.Errorf("%s: %w", step, err)
+}

@@ -1,0 +1,172 @@
+// Package testservice is a scripted integration service for the engine's
+// tests: streams, pages, failures, sleeps and rate limits on demand, with
+// no API behind it.
+package testservice
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/crowdflow/crowdflow/integrations"
+)
+
+// Platform is the test service's platform name.
+const Platform = "test"
+
+// Page is one page of a stream: Records activities, each by its own member,
+// with timestamps going back from Newest one minute apart.
+type Page struct {
+	Records int
+	Newest  time.Time
+	// NewStreams are stream names this page adds.
+	NewStreams []string
+}
+
+// Script says what each stream does.
+type Script struct {
+	// Roots are the streams GetStreams returns, in order.
+	Roots []string
+	// Pages per stream name; a stream with more than one page returns a next
+	// page until the last.
+	Pages map[string][]Page
+	// FailTimes makes a stream's first N attempts fail; -1 fails it always.
+	FailTimes map[string]int
+	// PermanentFail makes a stream fail with a permanent error.
+	PermanentFail map[string]bool
+	// RateLimitOnce makes a stream's first attempt answer rate-limited for
+	// this long.
+	RateLimitOnce map[string]time.Duration
+	// SleepAfter makes a stream ask the run to sleep this long.
+	SleepAfter map[string]time.Duration
+	// PreprocessFails makes preprocess fail always.
+	PreprocessFails bool
+	// CheckWindow: in check runs a page whose oldest record is older than
+	// this before the run start ends the stream.
+	CheckWindow time.Duration
+	Config      integrations.Config
+}
+
+// Service runs a Script and records what was called.
+type Service struct {
+	mu       sync.Mutex
+	script   Script
+	attempts map[string]int
+	calls    []string
+}
+
+// New returns a service that follows s.
+func New(s Script) *Service {
+	return &Service{script: s, attempts: map[string]int{}}
+}
+
+// Calls returns the stream pages processed, in order, as "name#page".
+func (s *Service) Calls() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.calls...)
+}
+
+// Attempts returns how often a stream page was attempted.
+func (s *Service) Attempts(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.attempts[key]
+}
+
+func (s *Service) Platform() string            { return Platform }
+func (s *Service) Config() integrations.Config { return s.script.Config }
+func (s *Service) MemberAttributes() []integrations.MemberAttribute {
+	return []integrations.MemberAttribute{{Name: "url", Label: "URL", Type: "url", Show: true}}
+}
+
+type meta struct {
+	Page int `json:"page"`
+}
+
+func (s *Service) Preprocess(ctx context.Context, run *integrations.RunContext) (json.RawMessage, error) {
+	if s.script.PreprocessFails {
+		return nil, fmt.Errorf("preprocess: GET /me: 500 Internal Server Error")
+	}
+	return json.RawMessage(`{"preprocessed":true}`), nil
+}
+
+func (s *Service) GetStreams(ctx context.Context, run *integrations.RunContext) ([]integrations.Stream, error) {
+	var out []integrations.Stream
+	for _, r := range s.script.Roots {
+		out = append(out, integrations.NewStream(r, meta{Page: 0}))
+	}
+	return out, nil
+}
+
+func (s *Service) ProcessStream(ctx context.Context, run *integrations.RunContext, st integrations.Stream) (*integrations.StreamResult, error) {
+	var m meta
+	if err := st.DecodeMetadata(&m); err != nil {
+		return nil, err
+	}
+	var pd struct{ Preprocessed bool }
+	if err := json.Unmarshal(run.PipelineData, &pd); err != nil || !pd.Preprocessed {
+		return nil, fmt.Errorf("pipeline data lost: %q", run.PipelineData)
+	}
+	key := fmt.Sprintf("%s#%d", st.Name, m.Page)
+	s.mu.Lock()
+	s.attempts[key]++
+	attempt := s.attempts[key]
+	s.mu.Unlock()
+
+	if d, ok := s.script.RateLimitOnce[st.Name]; ok && attempt == 1 {
+		return nil, integrations.RateLimited(time.Now().Add(d), "GET /"+st.Name)
+	}
+	if s.script.PermanentFail[st.Name] {
+		return nil, integrations.Permanent(fmt.Errorf("GET /%s: 401 invalid token", st.Name))
+	}
+	if n := s.script.FailTimes[st.Name]; n < 0 || attempt <= n {
+		return nil, fmt.Errorf("GET /%s: 500 Internal Server Error", st.Name)
+	}
+	s.mu.Lock()
+	s.calls = append(s.calls, key)
+	s.mu.Unlock()
+
+	pages := s.script.Pages[st.Name]
+	res := &integrations.StreamResult{Sleep: s.script.SleepAfter[st.Name]}
+	if m.Page < len(pages) {
+		pg := pages[m.Page]
+		for i := 0; i < pg.Records; i++ {
+			ts := pg.Newest.Add(-time.Duration(i) * time.Minute)
+			user := fmt.Sprintf("user-%s-%d", st.Name, i%3)
+			res.Activities = append(res.Activities, integrations.Activity{
+				Type: "message", SourceID: fmt.Sprintf("%s-%d-%d", st.Name, m.Page, i), Timestamp: ts,
+				Body: "hello", Score: 1, Channel: st.Name,
+				Member: integrations.Member{Username: user, DisplayName: user, Attributes: map[string]any{"url": "https://example.test/" + user}},
+			})
+			res.LastRecordTimestamp = ts
+		}
+		for _, n := range pg.NewStreams {
+			res.NewStreams = append(res.NewStreams, integrations.NewStream(n, meta{Page: 0}))
+		}
+		if m.Page+1 < len(pages) {
+			next := integrations.NewStream(st.Name, meta{Page: m.Page + 1})
+			res.NextPage = &next
+		}
+	}
+	return res, nil
+}
+
+// IsProcessingFinished stops a check run once a page reaches back past the
+// check window.
+func (s *Service) IsProcessingFinished(run *integrations.RunContext, st integrations.Stream, res *integrations.StreamResult) bool {
+	if s.script.CheckWindow == 0 || res.LastRecordTimestamp.IsZero() {
+		return false
+	}
+	return res.LastRecordTimestamp.Before(run.StartedAt.Add(-s.script.CheckWindow))
+}
+
+func (s *Service) Postprocess(ctx context.Context, run *integrations.RunContext, out integrations.RunOutcome) (json.RawMessage, error) {
+	names := []string{}
+	for _, u := range out.Unfinished {
+		names = append(names, u.Name)
+	}
+	return json.Marshal(map[string]any{"unfinished": names})
+}
