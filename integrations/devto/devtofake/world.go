@@ -65,7 +65,8 @@ type Article struct {
 
 // Comment is a comment with its replies.
 type Comment struct {
-	// IDCode is the string id Dev.to gives comments, e.g. "2k1pd".
+	// IDCode is the string id Dev.to gives comments: the numeric id in
+	// base 26, e.g. "2k1pd".
 	IDCode    string
 	UserID    int64
 	BodyHTML  string
