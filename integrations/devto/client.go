@@ -72,11 +72,14 @@ type user struct {
 // answer into out. apiKey, when set, is sent in the api-key header and
 // never appears in errors or logs.
 func (c *client) get(ctx context.Context, path string, query url.Values, apiKey string, out any) error {
-	u := c.base + path
+	ref := path
 	if len(query) > 0 {
-		u += "?" + query.Encode()
+		ref += "?" + query.Encode()
 	}
-	call := "GET " + path // what errors name: no host, no credentials
+	u := c.base + ref
+	// What errors name: the path and query (an article id, a page, a user
+	// name), never the host nor a credential, which only travels in a header.
+	call := "GET " + ref
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return fmt.Errorf("devto %s: %w", call, err)

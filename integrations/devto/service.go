@@ -387,6 +387,10 @@ func member(u *user, userURL string) integrations.Member {
 // is stored without lastCommentAt, so the next run checks it again. Every
 // other setting (users, organizations) is kept as it was.
 func (s *Service) Postprocess(ctx context.Context, run *integrations.RunContext, outcome integrations.RunOutcome) (json.RawMessage, error) {
+	if len(run.PipelineData) == 0 {
+		// Preprocess never finished: nothing was learned, keep the settings.
+		return run.Integration.Settings, nil
+	}
 	pd, err := decodePipeline(run)
 	if err != nil {
 		return nil, err

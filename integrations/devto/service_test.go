@@ -303,7 +303,7 @@ func TestHTTPErrors(t *testing.T) {
 		_, err := f.svc.ProcessStream(context.Background(), &integrations.RunContext{},
 			integrations.NewStream("501", streamMeta{ArticleID: 501}))
 		require.Error(t, err)
-		assert.Contains(t, err.Error(), "GET /comments: 500")
+		assert.Contains(t, err.Error(), "GET /comments?a_id=501: 500")
 		assert.False(t, integrations.IsPermanent(err))
 	})
 
@@ -322,7 +322,7 @@ func TestHTTPErrors(t *testing.T) {
 		_, err := s.ProcessStream(context.Background(), &integrations.RunContext{},
 			integrations.NewStream("501", streamMeta{ArticleID: 501}))
 		require.Error(t, err)
-		assert.Contains(t, err.Error(), "GET /comments: decoding")
+		assert.Contains(t, err.Error(), "GET /comments?a_id=501: decoding")
 	})
 }
 
@@ -332,6 +332,11 @@ func TestBadStreamAndPipeline(t *testing.T) {
 	assert.True(t, integrations.IsPermanent(err))
 	_, err = s.GetStreams(context.Background(), &integrations.RunContext{})
 	assert.True(t, integrations.IsPermanent(err))
+
+	keep := json.RawMessage(`{"users":["a"],"articles":[{"id":1,"lastCommentAt":"x"}]}`)
+	got, err := s.Postprocess(context.Background(), &integrations.RunContext{Integration: integrations.Integration{Settings: keep}}, integrations.RunOutcome{})
+	require.NoError(t, err)
+	assert.Equal(t, string(keep), string(got), "no pipeline data: the settings stay")
 }
 
 func TestRetryAfter(t *testing.T) {
