@@ -3,11 +3,13 @@ package registry
 import (
 	"github.com/crowdflow/crowdflow/integrations"
 	"github.com/crowdflow/crowdflow/integrations/devto"
+	"github.com/crowdflow/crowdflow/integrations/slack"
 )
 
 // builtins is the one list of built-in services. Keep it sorted by platform.
 func builtins() []integrations.Service {
 	return []integrations.Service{
 		devto.New(devto.FromEnv()),
+		slack.New(slack.FromEnv()),
 	}
 }
