@@ -225,3 +225,10 @@ func (s *Store) CreateMemberAttributes(ctx context.Context, tenantID, platform s
 		return err
 	})
 }
+
+// DeleteIntegration removes an integration that never ran (a connect whose
+// onboarding could not be started).
+func (s *Store) DeleteIntegration(ctx context.Context, id string) error {
+	_, err := s.pool.Exec(ctx, `DELETE FROM integrations WHERE id = $1`, id)
+	return err
+}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -60,6 +61,22 @@ type Service struct {
 // New returns a service that follows s.
 func New(s Script) *Service {
 	return &Service{script: s, attempts: map[string]int{}}
+}
+
+// SetFailTimes changes how often a stream fails from now on (-1: always,
+// 0: never), counting its attempts afresh.
+func (s *Service) SetFailTimes(stream string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.script.FailTimes == nil {
+		s.script.FailTimes = map[string]int{}
+	}
+	s.script.FailTimes[stream] = n
+	for k := range s.attempts {
+		if strings.HasPrefix(k, stream+"#") {
+			delete(s.attempts, k)
+		}
+	}
 }
 
 // Calls returns the stream pages processed, in order, as "name#page".

@@ -1,0 +1,71 @@
+// Package config reads the environment both commands share (DESIGN.md §4)
+// and builds the clients from it.
+package config
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+)
+
+// Config is the shared environment.
+type Config struct {
+	DatabaseURL       string
+	TemporalAddress   string
+	TemporalNamespace string
+	TaskQueue         string
+}
+
+// DefaultTaskQueue is the task queue when TEMPORAL_TASK_QUEUE is unset.
+const DefaultTaskQueue = "integrations"
+
+// FromEnv reads DATABASE_URL, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and
+// TEMPORAL_TASK_QUEUE.
+func FromEnv() Config {
+	return Config{
+		DatabaseURL:       os.Getenv("DATABASE_URL"),
+		TemporalAddress:   getenv("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+		TemporalNamespace: getenv("TEMPORAL_NAMESPACE", "default"),
+		TaskQueue:         getenv("TEMPORAL_TASK_QUEUE", DefaultTaskQueue),
+	}
+}
+
+// RequireDatabase says clearly when DATABASE_URL is missing.
+func (c Config) RequireDatabase() error {
+	if c.DatabaseURL == "" {
+		return errors.New("DATABASE_URL is not set (e.g. postgres://user:pass@localhost:5432/crowd)")
+	}
+	return nil
+}
+
+// Logger is the process logger: text on stderr, so stdout carries results
+// only.
+func Logger(level slog.Level) *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// DialTemporal connects to Temporal with the given logger (the SDK's default
+// logger would write to stdout).
+func (c Config) DialTemporal(ctx context.Context, logger *slog.Logger) (client.Client, error) {
+	cl, err := client.DialContext(ctx, client.Options{
+		HostPort:  c.TemporalAddress,
+		Namespace: c.TemporalNamespace,
+		Logger:    tlog.NewStructuredLogger(logger),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at %s: %w", c.TemporalAddress, err)
+	}
+	return cl, nil
+}
+
+func getenv(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}

@@ -1,0 +1,77 @@
+// Command worker runs the integration workflows and activities.
+//
+// It needs PostgreSQL (DATABASE_URL) and a Temporal server
+// (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TASK_QUEUE). It applies
+// the database migrations at start and stops gracefully on SIGTERM or
+// Ctrl-C: running activities get time to finish, and whatever does not is
+// retried by Temporal on another worker.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/worker"
+
+	"github.com/crowdflow/crowdflow/activities"
+	"github.com/crowdflow/crowdflow/integrations/registry"
+	"github.com/crowdflow/crowdflow/internal/config"
+	"github.com/crowdflow/crowdflow/migrations"
+	"github.com/crowdflow/crowdflow/store"
+	"github.com/crowdflow/crowdflow/workflows"
+)
+
+func main() {
+	verbose := flag.Bool("v", false, "log debug messages")
+	flag.Parse()
+	level := slog.LevelInfo
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	logger := config.Logger(level)
+	if err := run(logger); err != nil {
+		fmt.Fprintln(os.Stderr, "worker:", err)
+		os.Exit(1)
+	}
+}
+
+func run(logger *slog.Logger) error {
+	cfg := config.FromEnv()
+	if err := cfg.RequireDatabase(); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if _, err := migrations.Up(ctx, cfg.DatabaseURL); err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	tc, err := cfg.DialTemporal(ctx, logger)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+
+	w := worker.New(tc, cfg.TaskQueue, worker.Options{WorkerStopTimeout: 30 * time.Second})
+	workflows.DefaultRun().Register(w, &activities.Activities{Store: st, Registry: registry.Default(), Logger: logger})
+	if err := w.Start(); err != nil {
+		return err
+	}
+	logger.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace, "taskQueue", cfg.TaskQueue,
+		"platforms", registry.Default().Platforms())
+	<-ctx.Done()
+	logger.Info("stopping worker")
+	w.Stop()
+	return nil
+}
