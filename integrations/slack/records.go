@@ -106,8 +106,7 @@ func renderBody(text string, users map[string]*userInfo) string {
 
 // messageActivity builds a `message` activity. parentTS is the thread the
 // message replies to ("" for a top-level message).
-func messageActivity(m *slackapi.Message, author *userInfo, ch channelRef, teamURL, parentTS string, users map[string]*userInfo) integrations.Activity {
-	at, _ := parseTS(m.Timestamp)
+func messageActivity(m *slackapi.Message, at time.Time, author *userInfo, ch channelRef, teamURL, parentTS string, users map[string]*userInfo) integrations.Activity {
 	reactions := make([]map[string]any, 0, len(m.Reactions))
 	for _, r := range m.Reactions {
 		reactions = append(reactions, map[string]any{"name": r.Name, "count": r.Count})
@@ -182,15 +181,23 @@ func replyParent(m *slackapi.Message) string {
 	return ""
 }
 
-// userIDs lists the users a page needs: authors, joiners, mentions.
+// userIDs lists the users a page needs: the authors of the messages that
+// may become activities, and the users their text mentions. Bot and
+// housekeeping messages need nobody.
 func userIDs(msgs []slackapi.Message) []string {
 	var ids []string
 	for i := range msgs {
 		m := &msgs[i]
-		if m.User != "" && m.User != slackbotID && !isBotMessage(m) {
-			ids = append(ids, m.User)
+		if isBotMessage(m) || m.User == "" || m.User == slackbotID {
+			continue
 		}
-		ids = append(ids, mentionedUsers(m.Text)...)
+		switch {
+		case m.SubType == subtypeChannelJoin:
+			ids = append(ids, m.User)
+		case messageSubtypes[m.SubType]:
+			ids = append(ids, m.User)
+			ids = append(ids, mentionedUsers(m.Text)...)
+		}
 	}
 	return ids
 }

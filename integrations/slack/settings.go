@@ -154,7 +154,8 @@ func readPipeline(run *integrations.RunContext) (pipelineData, error) {
 // Preprocess lists every channel the bot is a member of, following the
 // conversations.list cursor to its end (the original stopped after the
 // first 100 channels), flags the channels the settings do not list yet as
-// new, and reads the workspace URL from team.info.
+// new, and reads the workspace URL from team.info (without the team:read
+// scope the run goes on without links).
 //
 // conversations.list is called without `types`, so, as in the original,
 // public channels are listed (private ones would need groups:read).
@@ -194,7 +195,13 @@ func (s *Service) Preprocess(ctx context.Context, run *integrations.RunContext) 
 
 	pd.TeamID, pd.TeamURL, err = s.teamInfo(ctx, run.Integration.Token)
 	if err != nil {
-		return nil, s.apiError(run, "team.info", err)
+		if slackCode(err) != errMissingScope {
+			return nil, s.apiError(run, "team.info", err)
+		}
+		// The workspace URL only makes links: without team:read the run
+		// goes on, and its activities have no URL.
+		logger(run).Warn("slack: team.info refused (missing_scope): activities get no links",
+			"platform", Platform, "integrationId", run.Integration.ID)
 	}
 	b, err := json.Marshal(pd)
 	if err != nil {

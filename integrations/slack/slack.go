@@ -73,8 +73,8 @@ type Options struct {
 	HTTPClient *http.Client
 	// PageSize is the `limit` sent to paginated methods; 0 means 200.
 	PageSize int
-	// Now is the clock RateLimitedError deadlines are computed with; nil
-	// means time.Now.
+	// Now is the clock of RateLimitedError deadlines and of the user
+	// cache; nil means time.Now.
 	Now func() time.Time
 }
 

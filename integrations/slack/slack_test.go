@@ -648,3 +648,19 @@ func TestUserCache(t *testing.T) {
 	assert.True(t, ok, "a miss is cached too")
 	assert.Nil(t, got)
 }
+
+func TestTeamInfoWithoutScope(t *testing.T) {
+	// Without team:read the run goes on; its activities have no links.
+	e := newEnv(t, testWorld(), 100)
+	e.fake.SetMethodError(slackfake.MethodTeamInfo, "missing_scope")
+	run := e.runContext(true, `{}`)
+	st := e.channelStream(run, random)
+	var pd pipelineData
+	require.NoError(t, json.Unmarshal(run.PipelineData, &pd))
+	assert.Equal(t, "", pd.TeamURL)
+	assert.Contains(t, e.logs.String(), "team.info refused")
+	res, err := e.svc.ProcessStream(context.Background(), run, st)
+	require.NoError(t, err)
+	require.Len(t, res.Activities, 2)
+	assert.Equal(t, "", res.Activities[0].URL)
+}

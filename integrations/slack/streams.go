@@ -308,18 +308,15 @@ func activityOf(m *slackapi.Message, users map[string]*userInfo, ch channelRef, 
 		return integrations.Activity{}, false
 	}
 	u := users[m.User]
-	if u.skipReason() != "" {
+	at, ok := parseTS(m.Timestamp)
+	if u.skipReason() != "" || !ok {
 		return integrations.Activity{}, false
 	}
 	if m.SubType == subtypeChannelJoin {
-		at, ok := parseTS(m.Timestamp)
-		if !ok {
-			return integrations.Activity{}, false
-		}
 		return joinActivity(u, ch, at), true
 	}
 	if !messageSubtypes[m.SubType] {
 		return integrations.Activity{}, false
 	}
-	return messageActivity(m, u, ch, teamURL, parentTS, users), true
+	return messageActivity(m, at, u, ch, teamURL, parentTS, users), true
 }
