@@ -3,6 +3,7 @@ package registry
 import (
 	"github.com/crowdflow/crowdflow/integrations"
 	"github.com/crowdflow/crowdflow/integrations/devto"
+	"github.com/crowdflow/crowdflow/integrations/discord"
 	"github.com/crowdflow/crowdflow/integrations/slack"
 )
 
@@ -10,6 +11,7 @@ import (
 func builtins() []integrations.Service {
 	return []integrations.Service{
 		devto.New(devto.FromEnv()),
+		discord.New(discord.FromEnv()),
 		slack.New(slack.FromEnv()),
 	}
 }
