@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -157,8 +160,10 @@ func TestErrors(t *testing.T) {
 			contains: []string{"list the guild's channels", "HTTP 500"},
 		},
 		{
-			name:      "members without the GUILD_MEMBERS intent",
-			setup:     func(e *env, s *small, run *integrations.RunContext) { e.fake.Update(func(sw *discordfake.Switches) { sw.NoGuildMembersIntent = true }) },
+			name: "members without the GUILD_MEMBERS intent",
+			setup: func(e *env, s *small, run *integrations.RunContext) {
+				e.fake.Update(func(sw *discordfake.Switches) { sw.NoGuildMembersIntent = true })
+			},
 			stream:    "members",
 			permanent: true,
 			contains:  []string{"HTTP 403", "Missing Access", "Server Members Intent"},
@@ -325,4 +330,51 @@ func TestBadAPIURL(t *testing.T) {
 	require.Error(t, err)
 	assert.True(t, integrations.IsPermanent(err))
 	assert.Contains(t, err.Error(), "DISCORD_API_URL")
+}
+
+// TestNoWaitingInsideTheActivity: a used-up bucket whose reset is an hour
+// away is reported (Sleep, then RateLimitedError), never waited on inside
+// the call. If discordgo's own limiter slept, this test would hang.
+func TestNoWaitingInsideTheActivity(t *testing.T) {
+	s := smallWorld()
+	e := newEnv(t, s.w, envOpts{now: fixedNow, switches: discordfake.Switches{BucketLimit: 1, BucketWindow: time.Hour, Now: fixedNow}})
+	run := e.run(s.guild, true, at(20), nil)
+	st := streamOf(t, e, run, "channel", "general")
+
+	res, err := e.svc.ProcessStream(context.Background(), run, st)
+	require.NoError(t, err)
+	assert.Equal(t, time.Hour, res.Sleep)
+
+	_, err = e.svc.ProcessStream(context.Background(), run, st)
+	rl, ok := integrations.AsRateLimited(err)
+	require.True(t, ok, "got %v", err)
+	assert.Equal(t, clock.Add(time.Hour), rl.Until)
+}
+
+// TestMessageTimeFromTimestampField: a message's time is its timestamp
+// field, not the time in its snowflake.
+func TestMessageTimeFromTimestampField(t *testing.T) {
+	s := smallWorld()
+	e := newEnv(t, s.w, envOpts{})
+	imported := e.fake.AddMessage(discordfake.Message{ID: sf(at(1.5), 77), ChannelID: s.news, AuthorID: s.bob,
+		Type: discordfake.MessageDefault, Timestamp: at(1.75), Content: "imported"})
+	out := runAll(t, e.svc, e.run(s.guild, true, at(20), nil), hooks{})
+	a, ok := out.byType(discord.TypeMessage)[imported.ID]
+	require.True(t, ok)
+	assert.Equal(t, at(1.75), a.Timestamp)
+}
+
+// TestAPIURLWithPath: DISCORD_API_URL may carry a path (a proxy); the
+// version path goes after it.
+func TestAPIURLWithPath(t *testing.T) {
+	s := smallWorld()
+	e := newEnv(t, s.w, envOpts{})
+	proxy := httptest.NewServer(http.StripPrefix("/discord-proxy", e.srv.Config.Handler))
+	t.Cleanup(proxy.Close)
+	svc := discord.New(discord.Options{APIURL: proxy.URL + "/discord-proxy/"})
+	out := runAll(t, svc, e.run(s.guild, true, at(20), nil), hooks{})
+	assert.Len(t, out.byType(discord.TypeMessage), 11)
+	for _, c := range e.fake.Calls() {
+		assert.True(t, strings.HasPrefix(c.Path, "/api/v10/"), c.String())
+	}
 }

@@ -305,13 +305,3 @@ func TestFakeDemoWorld(t *testing.T) {
 	// Restarting the demo serves the same ids.
 	assert.Equal(t, d, discordfake.DemoWorld())
 }
-
-func TestSnowflakes(t *testing.T) {
-	ts := time.Date(2026, 3, 1, 12, 0, 0, 123e6, time.UTC)
-	id := discordfake.Snowflake(ts, 7)
-	got, err := discordfake.SnowflakeTime(id)
-	require.NoError(t, err)
-	assert.Equal(t, ts, got)
-	assert.Less(t, cmpSnowflake(discordfake.Snowflake(ts, 7), discordfake.Snowflake(ts.Add(time.Millisecond), 0)), 0)
-	assert.Less(t, cmpSnowflake(discordfake.Snowflake(ts, 1), discordfake.Snowflake(ts, 2)), 0)
-}

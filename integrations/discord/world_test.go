@@ -19,8 +19,8 @@ type small struct {
 	w discordfake.World
 
 	guild, bot, alice, bob, carol, dave, otherBot, ghost string
-	general, news, forum, voice, secret, category          string
-	tActive, tArchived, tPrivate, fPost                    string
+	general, news, forum, voice, secret, category        string
+	tActive, tArchived, tPrivate, fPost                  string
 
 	// messages by name
 	m map[string]string
