@@ -249,7 +249,10 @@ func (c *Controller) startWorkflow(ctx context.Context, in workflows.RunInput) (
 		TaskQueue:                c.TaskQueue,
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		Memo:                     workflows.Memo(in),
+		// Without this the SDK hands back the running execution as if it
+		// were new, and a second run would be reported as started.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		Memo:                                     workflows.Memo(in),
 	}, workflows.RunWorkflowName, in)
 	if err != nil {
 		return Started{}, err

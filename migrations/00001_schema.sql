@@ -132,6 +132,7 @@ CREATE TABLE activities (
         UNIQUE ("tenantId", platform, type, "sourceId")
 );
 CREATE INDEX activities_source_parent ON activities ("tenantId", "sourceParentId") WHERE "sourceParentId" IS NOT NULL;
+CREATE INDEX activities_source ON activities ("tenantId", "sourceId");
 CREATE INDEX activities_member ON activities ("memberId");
 CREATE INDEX activities_platform_type_ts ON activities ("tenantId", platform, type, timestamp);
 

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -35,7 +36,8 @@ func main() {
 		err = ee.err
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "starter:", err)
+		// One line: drivers' messages may span several.
+		fmt.Fprintln(os.Stderr, "starter:", strings.Join(strings.Fields(err.Error()), " "))
 	}
 	os.Exit(code)
 }

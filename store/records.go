@@ -326,19 +326,21 @@ func upsertActivities(ctx context.Context, tx pgx.Tx, t Target, acts []integrati
 	if err != nil {
 		return err
 	}
-	var keys []string
-	for i := range uniq {
-		keys = append(keys, sids[i])
-		if parents[i] != "" {
-			keys = append(keys, parents[i])
-		}
-	}
+	// Children on this page find their parent (stored before, or on this
+	// page); then earlier children whose parent arrived now are adopted.
 	_, err = tx.Exec(ctx, `UPDATE activities c SET "parentId" = p.id
-		FROM (SELECT DISTINCT ON ("sourceId") id, "sourceId" FROM activities
-			WHERE "tenantId" = $1 AND platform = $2 AND "sourceId" = ANY($3) ORDER BY "sourceId", timestamp, id) p
-		WHERE c."tenantId" = $1 AND c.platform = $2 AND c."sourceParentId" = p."sourceId"
-			AND c."parentId" IS DISTINCT FROM p.id AND c.id <> p.id`,
-		t.TenantID, t.Platform, keys)
+		FROM unnest($3::uuid[], $4::text[]) AS x(id, parent)
+		CROSS JOIN LATERAL (SELECT id FROM activities
+			WHERE "tenantId" = $1 AND platform = $2 AND "sourceId" = x.parent ORDER BY timestamp, id LIMIT 1) p
+		WHERE x.parent <> '' AND c.id = x.id AND c."parentId" IS DISTINCT FROM p.id`,
+		t.TenantID, t.Platform, ids, parents)
+	if err != nil {
+		return err
+	}
+	_, err = tx.Exec(ctx, `UPDATE activities c SET "parentId" = x.id
+		FROM unnest($3::uuid[], $4::text[]) AS x(id, sid)
+		WHERE c."tenantId" = $1 AND c.platform = $2 AND c."sourceParentId" = x.sid AND c."parentId" IS NULL AND c.id <> x.id`,
+		t.TenantID, t.Platform, ids, sids)
 	return err
 }
 
