@@ -26,7 +26,7 @@ func newStore(t *testing.T) *store.Store {
 }
 
 // newRun stores a tenant, an integration, a processing run and one pending stream.
-func newRun(t *testing.T, s *store.Store, platform string) (*store.Run, *store.Stream) {
+func newRun(t testing.TB, s *store.Store, platform string) (*store.Run, *store.Stream) {
 	t.Helper()
 	ctx := context.Background()
 	tenant := uuid.NewString()
@@ -215,3 +215,5 @@ func TestGlobalLimitWindow(t *testing.T) {
 	require.NoError(t, s.Pool().QueryRow(ctx, `SELECT "limitCount" FROM integrations`).Scan(&count))
 	assert.Equal(t, 0, count)
 }
+
+func pgtestDatabase(tb testing.TB) string { return pgtest.NewDatabase(tb) }

@@ -1,0 +1,205 @@
+package e2e
+
+import (
+	"context"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+
+	"github.com/crowdflow/crowdflow/control"
+	"github.com/crowdflow/crowdflow/integrations"
+	"github.com/crowdflow/crowdflow/integrations/devto"
+	"github.com/crowdflow/crowdflow/integrations/devto/devtofake"
+	"github.com/crowdflow/crowdflow/store"
+)
+
+func devtoWorld() devtofake.World {
+	at := func(d, h int) time.Time { return time.Date(2026, 10, d, h, 0, 0, 0, time.UTC) }
+	return devtofake.World{
+		Users: []devtofake.User{
+			{ID: 101, Username: "alice", Name: "Alice A", Summary: "Go dev", Location: "Lisbon", JoinedAt: at(1, 1)},
+			{ID: 102, Username: "bob", Name: "Bob B", JoinedAt: at(1, 2)},
+			{ID: 103, Username: "carol", Name: "", Location: "Oslo", JoinedAt: at(1, 3)},
+			{ID: 104, Username: "gone", Name: "Gone", JoinedAt: at(1, 4), Deleted: true},
+		},
+		Organizations: []devtofake.Organization{{Username: "acme", Name: "Acme", JoinedAt: at(1, 0)}},
+		Articles: []devtofake.Article{
+			{ID: 9001, Title: "Durable runs", UserID: 101, Organization: "acme", PublishedAt: at(2, 9), Comments: []devtofake.Comment{
+				{IDCode: "c1", UserID: 102, BodyHTML: "<p>Nice <script>x()</script>post</p>", CreatedAt: at(3, 1), Children: []devtofake.Comment{
+					{IDCode: "c2", UserID: 101, BodyHTML: "<p>Thanks</p>", CreatedAt: at(3, 2), Children: []devtofake.Comment{
+						{IDCode: "c3", UserID: 103, BodyHTML: "<p>+1</p>", CreatedAt: at(3, 3)},
+					}},
+				}},
+				{IDCode: "c4", UserID: 104, BodyHTML: "<p>from a deleted account</p>", CreatedAt: at(3, 4)},
+				{IDCode: "c5", UserID: 103, BodyHTML: "<p>removed</p>", CreatedAt: at(3, 5), Deleted: true, Children: []devtofake.Comment{
+					{IDCode: "c6", UserID: 102, BodyHTML: "<p>reply to a deleted comment</p>", CreatedAt: at(3, 6)},
+				}},
+			}},
+			{ID: 9002, Title: "Rate limits", UserID: 102, PublishedAt: at(4, 9), Comments: []devtofake.Comment{
+				{IDCode: "c7", UserID: 103, BodyHTML: "<p>Good one</p>", CreatedAt: at(5, 1)},
+			}},
+			{ID: 9003, Title: "No comments yet", UserID: 101, PublishedAt: at(6, 9)},
+		},
+	}
+}
+
+const devtoSettings = `{"users": ["alice", "bob"], "organizations": ["acme"]}`
+
+type devtoEnv struct {
+	*env
+	fake *devtofake.Server
+	url  string
+}
+
+func newDevtoEnv(t *testing.T, opts ...option) *devtoEnv {
+	fake := devtofake.New(devtoWorld())
+	srv := httptest.NewServer(fake.Handler())
+	t.Cleanup(srv.Close)
+	url := srv.URL + "/api"
+	svc := devto.New(devto.Options{BaseURL: url, PageSize: 2})
+	return &devtoEnv{env: newEnv(t, []integrations.Service{svc}, opts...), fake: fake, url: url}
+}
+
+func (e *devtoEnv) assertOnboarded() {
+	t := e.t
+	assert.Equal(t, []string{"c1", "c2", "c3", "c6", "c7"}, e.strings(`SELECT "sourceId" FROM activities ORDER BY 1`))
+	assert.Equal(t, []string{"alice", "bob", "carol"}, e.strings(`SELECT username FROM "memberIdentities" ORDER BY 1`))
+	assert.Equal(t, 3, e.count(`SELECT count(*) FROM members`))
+	assert.Equal(t, []string{
+		"c1||bob|<p>Nice post</p>|https://dev.to/bob/comment/c1|false",
+		"c2|c1|alice|<p>Thanks</p>|https://dev.to/alice/comment/c2|true",
+		"c3|c2|carol|<p>+1</p>|https://dev.to/carol/comment/c3|true",
+		"c6|c5|bob|<p>reply to a deleted comment</p>|https://dev.to/bob/comment/c6|true",
+		"c7||carol|<p>Good one</p>|https://dev.to/carol/comment/c7|false",
+	}, e.strings(`SELECT concat_ws('|', "sourceId", coalesce("sourceParentId", ''), username, body, url, attributes->>'thread')
+		FROM activities ORDER BY "sourceId"`))
+	assert.Equal(t, 5, e.count(`SELECT count(*) FROM activities WHERE type = 'comment' AND platform = 'devto' AND score = 6 AND "isContribution"`))
+	assert.Equal(t, []string{"Durable runs|https://dev.to/alice/durable-runs-9001"}[0][:12],
+		e.strings(`SELECT concat_ws('|', attributes->>'articleTitle', attributes->>'articleUrl') FROM activities WHERE "sourceId" = 'c1'`)[0][:12])
+	assert.Equal(t, []string{"Lisbon", "Oslo"}, e.strings(`SELECT attributes->'location'->>'devto' FROM members WHERE attributes ? 'location' ORDER BY 1`))
+	assert.Equal(t, 1, e.count(`SELECT count(*) FROM activities c JOIN activities p ON c."parentId" = p.id WHERE c."sourceId" = 'c3' AND p."sourceId" = 'c2'`))
+}
+
+func TestDevtoOnboardingThenChecks(t *testing.T) {
+	e := newDevtoEnv(t)
+	started, state := e.connect(devto.Platform, devtoSettings, "")
+	require.Equal(t, store.RunProcessed, state)
+	e.assertOnboarded()
+	assert.Equal(t, 3, e.count(`SELECT count(*) FROM "integrationStreams" WHERE "runId" = $1 AND state = 'processed'`, started.RunID))
+	assert.Equal(t, []string{"done"}, e.strings(`SELECT status FROM integrations`))
+	assert.Equal(t, []string{"processed"}, e.strings(`SELECT state FROM "integrationRuns"`))
+	assert.Equal(t, 1, e.count(`SELECT count(*) FROM "memberAttributeSettings" WHERE name = 'location'`))
+
+	// A check with nothing new adds nothing and fetches no comments.
+	before := e.snapshot()
+	e.fake.ResetCounts()
+	_, state = e.start(started.IntegrationID, false)
+	require.Equal(t, store.RunProcessed, state)
+	assert.Equal(t, before, e.snapshot())
+	assert.Equal(t, 0, e.fake.Requests("/comments"))
+
+	// A new reply: the check fetches that article alone and adds exactly it.
+	require.NoError(t, e.fake.AddComment(9002, "c7", devtofake.Comment{IDCode: "c8", UserID: 101, BodyHTML: "<p>Agreed</p>",
+		CreatedAt: time.Date(2026, 11, 2, 0, 0, 0, 0, time.UTC)}))
+	check, state := e.start(started.IntegrationID, false)
+	require.Equal(t, store.RunProcessed, state)
+	assert.Equal(t, []string{"9002"}, e.strings(`SELECT name FROM "integrationStreams" WHERE "runId" = $1`, check.RunID))
+	assert.Equal(t, 6, e.count(`SELECT count(*) FROM activities`))
+	assert.Equal(t, []string{"c7"}, e.strings(`SELECT "sourceParentId" FROM activities WHERE "sourceId" = 'c8'`))
+	assert.Equal(t, 3, e.count(`SELECT count(*) FROM members`))
+	assert.Equal(t, []string{"processed", "processed", "processed"}, e.strings(`SELECT state FROM "integrationRuns"`))
+}
+
+func TestDevtoFailsTwiceThenAnswers(t *testing.T) {
+	e := newDevtoEnv(t)
+	e.fake.FailNext(2)
+	_, state := e.connect(devto.Platform, devtoSettings, "")
+	require.Equal(t, store.RunProcessed, state)
+	e.assertOnboarded()
+}
+
+func TestDevtoRateLimitDelaysTheRun(t *testing.T) {
+	e := newDevtoEnv(t)
+	// The article lists take a few calls; the limit hits the comment trees.
+	e.fake.RateLimitAfter(8, 1)
+	started, state := e.connect(devto.Platform, devtoSettings, "")
+	require.Equal(t, store.RunProcessed, state)
+	e.assertOnboarded()
+	assert.Equal(t, 0, e.count(`SELECT count(*) FROM "integrationStreams" WHERE retries IS NOT NULL`), "a rate limit spends no retry attempt")
+
+	// The wait was a durable timer in the workflow's history.
+	timers := 0
+	it := e.ctl.Temporal.GetWorkflowHistory(context.Background(), started.WorkflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(t, err)
+		if ev.GetEventType() == enumspb.EVENT_TYPE_TIMER_STARTED {
+			timers++
+		}
+	}
+	assert.Equal(t, 1, timers)
+}
+
+func TestDevtoThroughTheStarter(t *testing.T) {
+	e := newDevtoEnv(t)
+	apiEnv := []string{"DEVTO_API_URL=" + e.url}
+	out, errOut, code := e.runStarter(apiEnv, "connect", "--tenant", "6d1f4c1a-2b3c-4d5e-8f90-a1b2c3d4e5f6",
+		"--platform", "devto", "--settings", devtoSettings)
+	require.Equal(t, 0, code, errOut)
+	id := strings.TrimSpace(out)
+	require.True(t, store.ValidUUID(id), "stdout is the integration id alone: %q", out)
+	active, err := e.store.ActiveRun(context.Background(), id)
+	if err == nil {
+		require.Equal(t, store.RunProcessed, e.wait(control.Started{IntegrationID: id, RunID: active.ID, WorkflowID: "integration/" + id}))
+	}
+	e.assertOnboarded()
+
+	out, errOut, code = e.runStarter(apiEnv, "process-integration", "-i", id, "--wait")
+	require.Equal(t, 0, code, errOut)
+	runID := strings.TrimSpace(out)
+	assert.True(t, store.ValidUUID(runID), "stdout is the run id alone: %q", out)
+	assert.Contains(t, errOut, "processed")
+	e.assertOnboarded()
+
+	out, errOut, code = e.runStarter(apiEnv, "continue-run", "-r", runID, "--wait")
+	require.Equal(t, 0, code, errOut)
+	assert.Equal(t, runID, strings.TrimSpace(out))
+	e.assertOnboarded()
+}
+
+func TestStarterRejectsBadInputAndWritesNothing(t *testing.T) {
+	e := newDevtoEnv(t)
+	cases := []struct {
+		name string
+		env  []string
+		args []string
+		code int
+		msg  string
+	}{
+		{"unknown platform", nil, []string{"connect", "--tenant", "6d1f4c1a-2b3c-4d5e-8f90-a1b2c3d4e5f6", "--platform", "myspace"}, 2, "unknown platform"},
+		{"malformed settings", nil, []string{"connect", "--tenant", "6d1f4c1a-2b3c-4d5e-8f90-a1b2c3d4e5f6", "--platform", "devto", "--settings", "{users"}, 2, "settings"},
+		{"settings of the wrong shape", nil, []string{"connect", "--tenant", "6d1f4c1a-2b3c-4d5e-8f90-a1b2c3d4e5f6", "--platform", "devto", "--settings", `{"users": "alice"}`}, 2, "settings.users"},
+		{"bad tenant", nil, []string{"connect", "--tenant", "acme", "--platform", "devto", "--settings", devtoSettings}, 2, "tenant"},
+		{"unknown integration", nil, []string{"process-integration", "-i", "6d1f4c1a-2b3c-4d5e-8f90-a1b2c3d4e5f6", "--wait"}, 1, "not found"},
+		{"malformed integration id", nil, []string{"process-integration", "-i", "42"}, 2, "not a UUID"},
+		{"unknown run", nil, []string{"continue-run", "-r", "6d1f4c1a-2b3c-4d5e-8f90-a1b2c3d4e5f6"}, 1, "not found"},
+		{"no database", []string{"DATABASE_URL="}, []string{"process-integration", "-i", "6d1f4c1a-2b3c-4d5e-8f90-a1b2c3d4e5f6"}, 1, "DATABASE_URL"},
+		{"unreachable database", []string{"DATABASE_URL=postgres://nobody@127.0.0.1:1/none?connect_timeout=2"}, []string{"migrate"}, 1, "connect"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, errOut, code := e.runStarter(c.env, c.args...)
+			assert.Equal(t, c.code, code, errOut)
+			assert.Empty(t, out, "nothing on stdout")
+			lines := strings.Split(strings.TrimSpace(errOut), "\n")
+			assert.Len(t, lines, 1, "one clear line: %q", errOut)
+			assert.Contains(t, errOut, c.msg)
+		})
+	}
+	assert.Equal(t, 0, e.count(`SELECT (SELECT count(*) FROM integrations) + (SELECT count(*) FROM tenants) + (SELECT count(*) FROM "integrationRuns")`))
+}

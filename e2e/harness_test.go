@@ -1,0 +1,208 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/server/temporaltest"
+
+	"github.com/crowdflow/crowdflow/activities"
+	"github.com/crowdflow/crowdflow/control"
+	"github.com/crowdflow/crowdflow/integrations"
+	"github.com/crowdflow/crowdflow/integrations/registry"
+	"github.com/crowdflow/crowdflow/internal/pgtest"
+	"github.com/crowdflow/crowdflow/store"
+	"github.com/crowdflow/crowdflow/workflows"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+var (
+	serverOnce sync.Once
+	server     *temporaltest.TestServer
+	queueSeq   atomic.Int64
+)
+
+// quietLogger keeps the SDK's logs to warnings, on stderr.
+func quietLogger() tlog.Logger {
+	return tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
+}
+
+// temporalServer is one in-process Temporal server for the package's
+// tests; each test has its own task queue and database.
+func temporalServer() *temporaltest.TestServer {
+	serverOnce.Do(func() {
+		server = temporaltest.NewServer(temporaltest.WithBaseClientOptions(client.Options{Logger: quietLogger()}))
+	})
+	return server
+}
+
+// env is one test's world: a database, a worker on its own task queue with
+// the given services, and a controller as the starter and the API use it.
+type env struct {
+	t      *testing.T
+	dbURL  string
+	store  *store.Store
+	ctl    *control.Controller
+	worker worker.Worker
+	queue  string
+	reg    *registry.Registry
+	run    *workflows.Run
+	ints   []interceptor.WorkerInterceptor
+}
+
+type option func(*env)
+
+// withInterceptor adds a worker interceptor (to simulate crashes).
+func withInterceptor(i interceptor.WorkerInterceptor) option {
+	return func(e *env) { e.ints = append(e.ints, i) }
+}
+
+func newEnv(t *testing.T, services []integrations.Service, opts ...option) *env {
+	t.Helper()
+	ts := temporalServer()
+	dbURL := pgtest.NewDatabase(t)
+	st, err := store.Open(context.Background(), dbURL)
+	require.NoError(t, err)
+	t.Cleanup(st.Close)
+	e := &env{t: t, dbURL: dbURL, store: st, reg: registry.New(services...), queue: fmt.Sprintf("e2e-%d", queueSeq.Add(1))}
+	e.run = workflows.DefaultRun()
+	// Short backoff keeps retry tests fast; the attempts are the real five.
+	e.run.StreamRetry.InitialInterval = 100 * time.Millisecond
+	e.run.StreamRetry.MaximumInterval = time.Second
+	for _, o := range opts {
+		o(e)
+	}
+	e.worker = ts.NewWorkerWithOptions(e.queue, func(r worker.Registry) {
+		e.run.Register(r, &activities.Activities{Store: st, Registry: e.reg, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
+	}, worker.Options{Interceptors: e.ints})
+	t.Cleanup(e.worker.Stop)
+	e.ctl = &control.Controller{Store: st, Temporal: ts.GetDefaultClient(), Registry: e.reg, TaskQueue: e.queue}
+	return e
+}
+
+// connect connects an integration and waits for its onboarding to end.
+func (e *env) connect(platform, settings, token string) (control.Started, string) {
+	e.t.Helper()
+	started, err := e.ctl.Connect(context.Background(), control.ConnectInput{
+		TenantID: "8f9a3d2e-0c1b-4a5d-9e6f-7a8b9c0d1e2f", Platform: platform, Settings: []byte(settings), Token: token,
+	})
+	require.NoError(e.t, err)
+	return started, e.wait(started)
+}
+
+// start starts a run and waits for it to end.
+func (e *env) start(integrationID string, onboarding bool) (control.Started, string) {
+	e.t.Helper()
+	started, err := e.ctl.StartRun(context.Background(), integrationID, onboarding)
+	require.NoError(e.t, err)
+	return started, e.wait(started)
+}
+
+func (e *env) wait(s control.Started) string {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	state, err := e.ctl.Wait(ctx, s, nil)
+	require.NoError(e.t, err)
+	return state
+}
+
+func (e *env) count(sql string, args ...any) int {
+	e.t.Helper()
+	var n int
+	require.NoError(e.t, e.store.Pool().QueryRow(context.Background(), sql, args...).Scan(&n))
+	return n
+}
+
+func (e *env) strings(sql string, args ...any) []string {
+	e.t.Helper()
+	rows, err := e.store.Pool().Query(context.Background(), sql, args...)
+	require.NoError(e.t, err)
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		require.NoError(e.t, rows.Scan(&s))
+		out = append(out, s)
+	}
+	require.NoError(e.t, rows.Err())
+	return out
+}
+
+// snapshot renders the stored members and activities without the ids and
+// times that differ between databases, to compare two runs' rows.
+func (e *env) snapshot() string {
+	e.t.Helper()
+	rows := e.strings(`SELECT concat_ws('|', a.platform, a.type, a."sourceId", coalesce(a."sourceParentId", ''),
+			a.timestamp::text, a.username, coalesce(a.channel, ''), coalesce(a.title, ''), coalesce(a.body, ''),
+			coalesce(a.url, ''), a.attributes::text, a.score, a."isContribution", (a."parentId" IS NOT NULL),
+			m."displayName", m.emails::text, m.attributes::text, m."joinedAt"::text)
+		FROM activities a JOIN members m ON m.id = a."memberId" ORDER BY 1`)
+	members := e.strings(`SELECT concat_ws('|', i.platform, i.username, coalesce(i."sourceId", ''), m."displayName",
+			m.emails::text, m.attributes::text, m."joinedAt"::text)
+		FROM "memberIdentities" i JOIN members m ON m.id = i."memberId" ORDER BY 1`)
+	return strings.Join(rows, "\n") + "\n--\n" + strings.Join(members, "\n")
+}
+
+var (
+	starterOnce sync.Once
+	starterBin  string
+	starterErr  error
+)
+
+// starter builds the starter command once, to run it as a user would.
+func starter(t *testing.T) string {
+	t.Helper()
+	starterOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "starter-bin-")
+		if err != nil {
+			starterErr = err
+			return
+		}
+		starterBin = filepath.Join(dir, "starter")
+		out, err := exec.Command("go", "build", "-o", starterBin, "github.com/crowdflow/crowdflow/starter").CombinedOutput()
+		if err != nil {
+			starterErr = fmt.Errorf("build starter: %v\n%s", err, out)
+		}
+	})
+	require.NoError(t, starterErr)
+	return starterBin
+}
+
+// runStarter runs the starter with the env's database and Temporal.
+func (e *env) runStarter(extraEnv []string, args ...string) (stdout, stderr string, code int) {
+	e.t.Helper()
+	cmd := exec.Command(starter(e.t), args...)
+	cmd.Env = append(os.Environ(),
+		"DATABASE_URL="+e.dbURL,
+		"TEMPORAL_ADDRESS="+temporalServer().GetFrontendHostPort(),
+		"TEMPORAL_NAMESPACE="+temporalServer().GetDefaultNamespace(),
+		"TEMPORAL_TASK_QUEUE="+e.queue,
+	)
+	cmd.Env = append(cmd.Env, extraEnv...)
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	code = 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else {
+		require.NoError(e.t, err)
+	}
+	return out.String(), errOut.String(), code
+}
