@@ -47,6 +47,9 @@ func quietLogger() tlog.Logger {
 func temporalServer() *temporaltest.TestServer {
 	serverOnce.Do(func() {
 		server = temporaltest.NewServer(temporaltest.WithBaseClientOptions(client.Options{Logger: quietLogger()}))
+		if err := workflows.EnsureSearchAttributes(context.Background(), server.GetDefaultClient(), server.GetDefaultNamespace()); err != nil {
+			panic(err)
+		}
 	})
 	return server
 }

@@ -63,6 +63,11 @@ func run(logger *slog.Logger) error {
 	}
 	defer tc.Close()
 
+	if err := workflows.EnsureSearchAttributes(ctx, tc, cfg.TemporalNamespace); err != nil {
+		// A cluster may not let workers change it: the README says how an
+		// operator registers them once.
+		logger.Warn("could not register the search attributes; runs cannot start until they are", "err", err)
+	}
 	w := worker.New(tc, cfg.TaskQueue, worker.Options{WorkerStopTimeout: 30 * time.Second})
 	workflows.DefaultRun().Register(w, &activities.Activities{Store: st, Registry: registry.Default(), Logger: logger})
 	if err := w.Start(); err != nil {
