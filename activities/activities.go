@@ -377,5 +377,8 @@ func wrap(err error, step string) error {
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, pgx.ErrNoRows) {
 		return temporal.NewNonRetryableApplicationError(step+": not found", ErrTypeNotFound, nil)
 	}
+	if errors.Is(err, store.ErrRunEnded) {
+		return temporal.NewNonRetryableApplicationError(step+": "+err.Error(), ErrTypePermanent, nil)
+	}
 	return fmt.Errorf("%s: %w", step, err)
 }

@@ -76,16 +76,29 @@ func (s *Store) CreateRun(ctx context.Context, r NewRun) error {
 	return err
 }
 
+// ErrRunEnded is returned when a run that already ended (or was superseded)
+// is asked to go on.
+var ErrRunEnded = errors.New("run already ended")
+
 // StartRun marks the run processing (inserting it if the starter did not)
-// and records which workflow execution runs it.
+// and records which workflow execution runs it. A run that already ended is
+// left alone and ErrRunEnded returned: a terminated execution's last
+// activity must not bring its run back to life.
 func (s *Store) StartRun(ctx context.Context, r NewRun, workflowRunID string) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO "integrationRuns" (id, "tenantId", "integrationId", onboarding, state, "workflowId", "workflowRunId")
+	tag, err := s.pool.Exec(ctx, `INSERT INTO "integrationRuns" (id, "tenantId", "integrationId", onboarding, state, "workflowId", "workflowRunId")
 		VALUES ($1, $2, $3, $4, 'processing', $5, $6)
 		ON CONFLICT (id) DO UPDATE SET state = 'processing', "delayedUntil" = NULL, "delayReason" = NULL,
 			"processedAt" = NULL, error = NULL, "workflowId" = EXCLUDED."workflowId",
-			"workflowRunId" = EXCLUDED."workflowRunId", "updatedAt" = now()`,
+			"workflowRunId" = EXCLUDED."workflowRunId", "updatedAt" = now()
+		WHERE "integrationRuns".state IN ('pending', 'processing', 'delayed')`,
 		r.ID, r.TenantID, r.IntegrationID, r.Onboarding, r.WorkflowID, workflowRunID)
-	return err
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrRunEnded
+	}
+	return nil
 }
 
 // SetPipelineData stores what preprocess returned.
@@ -100,14 +113,14 @@ func (s *Store) SetPipelineData(ctx context.Context, runID string, data json.Raw
 // SetRunDelayed marks the run delayed until the given time.
 func (s *Store) SetRunDelayed(ctx context.Context, runID string, until time.Time, reason string) error {
 	_, err := s.pool.Exec(ctx, `UPDATE "integrationRuns" SET state = 'delayed', "delayedUntil" = $2, "delayReason" = $3, "updatedAt" = now()
-		WHERE id = $1`, runID, until, reason)
+		WHERE id = $1 AND state IN ('processing', 'delayed')`, runID, until, reason)
 	return err
 }
 
 // SetRunProcessing marks a delayed run processing again.
 func (s *Store) SetRunProcessing(ctx context.Context, runID string) error {
 	_, err := s.pool.Exec(ctx, `UPDATE "integrationRuns" SET state = 'processing', "delayedUntil" = NULL, "delayReason" = NULL, "updatedAt" = now()
-		WHERE id = $1`, runID)
+		WHERE id = $1 AND state IN ('processing', 'delayed')`, runID)
 	return err
 }
 
@@ -127,14 +140,19 @@ type Failure struct {
 func (s *Store) FinishRun(ctx context.Context, runID string, failure *Failure) (string, error) {
 	var state string
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var integrationID string
+		var integrationID, current string
 		var onboarding bool
-		if err := tx.QueryRow(ctx, `SELECT "integrationId", onboarding FROM "integrationRuns" WHERE id = $1 FOR UPDATE`, runID).
-			Scan(&integrationID, &onboarding); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT "integrationId", onboarding, state FROM "integrationRuns" WHERE id = $1 FOR UPDATE`, runID).
+			Scan(&integrationID, &onboarding, &current); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
 				return ErrNotFound
 			}
 			return err
+		}
+		if current == RunProcessed || current == RunError {
+			// Ended elsewhere (superseded by an onboarding): keep that end.
+			state = current
+			return nil
 		}
 		var errJSON []byte
 		if failure != nil {
