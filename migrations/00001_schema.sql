@@ -131,8 +131,8 @@ CREATE TABLE activities (
     CONSTRAINT ix_unique_activities_tenantId_platform_type_sourceId
         UNIQUE ("tenantId", platform, type, "sourceId")
 );
-CREATE INDEX activities_source_parent ON activities ("tenantId", "sourceParentId") WHERE "sourceParentId" IS NOT NULL;
-CREATE INDEX activities_source ON activities ("tenantId", "sourceId");
+CREATE INDEX activities_source_parent ON activities ("sourceParentId", "tenantId", platform) WHERE "sourceParentId" IS NOT NULL;
+CREATE INDEX activities_source ON activities ("sourceId", "tenantId", platform);
 CREATE INDEX activities_member ON activities ("memberId");
 CREATE INDEX activities_platform_type_ts ON activities ("tenantId", platform, type, timestamp);
 

@@ -235,7 +235,7 @@ func upsertMembers(ctx context.Context, tx pgx.Tx, t Target, members []*memberRo
 	// rules of reference §4.4/§4.8, and only written when something changes
 	// (a second run over the same data rewrites nothing).
 	_, err = tx.Exec(ctx, `INSERT INTO members (id, "tenantId", "displayName", emails, attributes, "joinedAt")
-		SELECT t.id, $1, t.name, ARRAY(SELECT jsonb_array_elements_text(t.emails)), crowd_merge_attributes('{}', t.attrs), t.joined
+		SELECT t.id, $1, t.name, ARRAY(SELECT jsonb_array_elements_text(t.emails)), t.attrs, t.joined
 		FROM unnest($2::uuid[], $3::text[], $4::jsonb[], $5::jsonb[], $6::timestamptz[]) AS t(id, name, emails, attrs, joined)
 		ON CONFLICT (id) DO UPDATE SET
 			emails = ARRAY(SELECT DISTINCT e FROM unnest(members.emails || EXCLUDED.emails) AS e ORDER BY e),
@@ -280,6 +280,7 @@ func upsertActivities(ctx context.Context, tx pgx.Tx, t Target, acts []integrati
 		channels, titles, bodies, urls, attrs      = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 		scores                                     = make([]int32, n)
 		contrib                                    = make([]bool, n)
+		parentIDs                                  = make([]*string, n)
 	)
 	for i, a := range uniq {
 		ids[i] = activityID(t.TenantID, t.Platform, a.Type, a.SourceID)
@@ -304,39 +305,35 @@ func upsertActivities(ctx context.Context, tx pgx.Tx, t Target, acts []integrati
 		scores[i] = int32(a.Score)
 		contrib[i] = a.IsContribution
 	}
+	if err := resolveParents(ctx, tx, t, uniq, ids, parentIDs); err != nil {
+		return fmt.Errorf("resolve parents: %w", err)
+	}
 	_, err := tx.Exec(ctx, `INSERT INTO activities (id, "tenantId", "memberId", "integrationId", platform, type, timestamp,
-			"sourceId", "sourceParentId", username, channel, title, body, url, attributes, score, "isContribution")
-		SELECT t.id, $1, t.mid, $2, $3, t.type, t.ts, t.sid, nullif(t.parent, ''), t.username,
+			"sourceId", "sourceParentId", "parentId", username, channel, title, body, url, attributes, score, "isContribution")
+		SELECT t.id, $1, t.mid, $2, $3, t.type, t.ts, t.sid, nullif(t.parent, ''), t.parent_id, t.username,
 			nullif(t.channel, ''), nullif(t.title, ''), nullif(t.body, ''), nullif(t.url, ''), t.attrs, t.score, t.contrib
 		FROM unnest($4::uuid[], $5::uuid[], $6::text[], $7::timestamptz[], $8::text[], $9::text[], $10::text[],
-			$11::text[], $12::text[], $13::text[], $14::text[], $15::jsonb[], $16::int[], $17::bool[])
-			AS t(id, mid, type, ts, sid, parent, username, channel, title, body, url, attrs, score, contrib)
+			$11::text[], $12::text[], $13::text[], $14::text[], $15::jsonb[], $16::int[], $17::bool[], $18::uuid[])
+			AS t(id, mid, type, ts, sid, parent, username, channel, title, body, url, attrs, score, contrib, parent_id)
 		ON CONFLICT ON CONSTRAINT ix_unique_activities_tenantId_platform_type_sourceId DO UPDATE SET
 			"memberId" = EXCLUDED."memberId", "sourceParentId" = EXCLUDED."sourceParentId", username = EXCLUDED.username,
 			channel = EXCLUDED.channel, title = EXCLUDED.title, body = EXCLUDED.body, url = EXCLUDED.url,
 			attributes = activities.attributes || EXCLUDED.attributes, score = EXCLUDED.score,
+			"parentId" = coalesce(EXCLUDED."parentId", activities."parentId"),
 			"isContribution" = EXCLUDED."isContribution", "updatedAt" = now()
 		WHERE (activities."memberId", activities."sourceParentId", activities.username, activities.channel, activities.title,
 				activities.body, activities.url, activities.score, activities."isContribution")
 			IS DISTINCT FROM (EXCLUDED."memberId", EXCLUDED."sourceParentId", EXCLUDED.username, EXCLUDED.channel, EXCLUDED.title,
 				EXCLUDED.body, EXCLUDED.url, EXCLUDED.score, EXCLUDED."isContribution")
-			OR NOT activities.attributes @> EXCLUDED.attributes`,
+			OR NOT activities.attributes @> EXCLUDED.attributes
+			OR (EXCLUDED."parentId" IS NOT NULL AND activities."parentId" IS DISTINCT FROM EXCLUDED."parentId")`,
 		t.TenantID, nullable(t.IntegrationID), t.Platform, ids, mids, types, ts, sids, parents, users,
-		channels, titles, bodies, urls, attrs, scores, contrib)
+		channels, titles, bodies, urls, attrs, scores, contrib, parentIDs)
 	if err != nil {
 		return err
 	}
-	// Children on this page find their parent (stored before, or on this
-	// page); then earlier children whose parent arrived now are adopted.
-	_, err = tx.Exec(ctx, `UPDATE activities c SET "parentId" = p.id
-		FROM unnest($3::uuid[], $4::text[]) AS x(id, parent)
-		CROSS JOIN LATERAL (SELECT id FROM activities
-			WHERE "tenantId" = $1 AND platform = $2 AND "sourceId" = x.parent ORDER BY timestamp, id LIMIT 1) p
-		WHERE x.parent <> '' AND c.id = x.id AND c."parentId" IS DISTINCT FROM p.id`,
-		t.TenantID, t.Platform, ids, parents)
-	if err != nil {
-		return err
-	}
+	// Children stored earlier whose parent arrived now are adopted. The
+	// lookup leads with the source id (see resolveParents).
 	_, err = tx.Exec(ctx, `UPDATE activities c SET "parentId" = x.id
 		FROM unnest($3::uuid[], $4::text[]) AS x(id, sid)
 		WHERE c."tenantId" = $1 AND c.platform = $2 AND c."sourceParentId" = x.sid AND c."parentId" IS NULL AND c.id <> x.id`,
@@ -344,15 +341,75 @@ func upsertActivities(ctx context.Context, tx pgx.Tx, t Target, acts []integrati
 	return err
 }
 
+// resolveParents sets the parentId of every activity whose parent is known:
+// on this page, or stored before. Resolving before the insert writes each
+// row once instead of inserting and then updating it.
+func resolveParents(ctx context.Context, tx pgx.Tx, t Target, acts []integrations.Activity, ids []string, out []*string) error {
+	onPage := make(map[string]int, len(acts))
+	for i, a := range acts {
+		if j, ok := onPage[a.SourceID]; !ok || a.Timestamp.Before(acts[j].Timestamp) {
+			onPage[a.SourceID] = i
+		}
+	}
+	var missing []string
+	seen := map[string]bool{}
+	for i, a := range acts {
+		if a.SourceParentID == "" {
+			continue
+		}
+		if j, ok := onPage[a.SourceParentID]; ok && j != i {
+			out[i] = &ids[j]
+		} else if !ok && !seen[a.SourceParentID] {
+			seen[a.SourceParentID] = true
+			missing = append(missing, a.SourceParentID)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	// On a young table (no statistics yet: the first minutes of an
+	// onboarding) the planner would take any index that starts with the
+	// tenant and scan the whole tenant once per parent; leading with the
+	// source id, and "platform || ''" kept out of the index choice, avoids it.
+	rows, err := tx.Query(ctx, `SELECT DISTINCT ON ("sourceId") "sourceId", id::text FROM activities
+		WHERE "sourceId" = ANY($1) AND "tenantId" = $2 AND platform || '' = $3
+		ORDER BY "sourceId", timestamp, id`, missing, t.TenantID, t.Platform)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	found := map[string]string{}
+	for rows.Next() {
+		var sid, id string
+		if err := rows.Scan(&sid, &id); err != nil {
+			return err
+		}
+		found[sid] = id
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i, a := range acts {
+		if out[i] == nil {
+			if id, ok := found[a.SourceParentID]; ok {
+				out[i] = &id
+			}
+		}
+	}
+	return nil
+}
+
 // platformAttributes wraps a member's attribute values of one platform in
-// the stored shape {name: {platform: value}}.
+// the stored shape {name: {platform: value, default: value}}: what
+// crowd_merge_attributes makes of them for a new member, computed here to
+// spare the database a function call per row.
 func platformAttributes(platform string, attrs map[string]any) string {
 	if len(attrs) == 0 {
 		return "{}"
 	}
 	wrapped := make(map[string]map[string]any, len(attrs))
 	for k, v := range attrs {
-		wrapped[k] = map[string]any{platform: v}
+		wrapped[k] = map[string]any{platform: v, "default": v}
 	}
 	b, err := json.Marshal(wrapped)
 	if err != nil {
