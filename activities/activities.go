@@ -154,10 +154,25 @@ type NextStreamsInput struct {
 	Limit int
 }
 
+// NextStreamsResult is the head of the run's queue.
+type NextStreamsResult struct {
+	IDs []string
+	// Pending counts every pending stream of the run, for the progress
+	// query.
+	Pending int
+}
+
 // NextStreams returns the ids of the run's oldest pending streams.
-func (a *Activities) NextStreams(ctx context.Context, in NextStreamsInput) ([]string, error) {
+func (a *Activities) NextStreams(ctx context.Context, in NextStreamsInput) (NextStreamsResult, error) {
 	ids, err := a.Store.NextStreams(ctx, in.RunID, in.Limit)
-	return ids, wrap(err, "list pending streams")
+	if err != nil {
+		return NextStreamsResult{}, wrap(err, "list pending streams")
+	}
+	counts, err := a.Store.StreamCounts(ctx, in.RunID)
+	if err != nil {
+		return NextStreamsResult{}, wrap(err, "count streams")
+	}
+	return NextStreamsResult{IDs: ids, Pending: counts[store.StreamPending]}, nil
 }
 
 // ProcessStreamInput names the stream to process.

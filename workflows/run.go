@@ -39,7 +39,10 @@ type RunInput struct {
 
 // Progress is what the progress query answers.
 type Progress struct {
-	Step             string
+	Step string
+	// Streams by state, as this run has seen them: pending is refreshed
+	// from the database every batch.
+	StreamsPending   int
 	StreamsProcessed int
 	StreamsFailed    int
 	Records          int64
@@ -117,20 +120,24 @@ func (r *Run) Execute(ctx workflow.Context, in RunInput) (*RunResult, error) {
 	processed := 0
 	for {
 		p.Step = "streams"
-		var ids []string
+		var next activities.NextStreamsResult
 		if err := workflow.ExecuteActivity(r.bookkeeping(ctx), a.NextStreams,
-			activities.NextStreamsInput{RunID: in.RunID, Limit: r.BatchSize}).Get(ctx, &ids); err != nil {
+			activities.NextStreamsInput{RunID: in.RunID, Limit: r.BatchSize}).Get(ctx, &next); err != nil {
 			return r.finish(ctx, in, p, &store.Failure{ErrorPoint: "next_streams", Message: err.Error()})
 		}
-		if len(ids) == 0 {
+		p.StreamsPending = next.Pending
+		if len(next.IDs) == 0 {
 			break
 		}
-		for _, id := range ids {
+		for _, id := range next.IDs {
 			delay, err := r.processStream(ctx, in, p, id)
 			if err != nil {
 				return nil, err
 			}
 			processed++
+			if p.StreamsPending > 0 {
+				p.StreamsPending--
+			}
 			if delay != nil {
 				if err := r.sleep(ctx, in.RunID, p, *delay); err != nil {
 					return nil, err
