@@ -285,13 +285,9 @@ func continueRunCmd(e *env) *cobra.Command {
 func waitAll(ctx context.Context, e *env, ctl *control.Controller, runs []control.Started) error {
 	failed := 0
 	for _, r := range runs {
-		var last string
-		state, err := ctl.Wait(ctx, r, func(p workflows.Progress) {
-			if line := progressLine(r, p); line != last {
-				last = line
-				fmt.Fprintln(e.errOut, line)
-			}
-		})
+		bar := newProgressReporter(e.errOut)
+		state, err := ctl.Wait(ctx, r, func(p workflows.Progress) { bar.report(r, p) })
+		bar.done()
 		if err != nil {
 			return err
 		}
@@ -304,12 +300,4 @@ func waitAll(ctx context.Context, e *env, ctl *control.Controller, runs []contro
 		return &exitError{code: 1, err: fmt.Errorf("%d of %d run(s) did not end processed", failed, len(runs))}
 	}
 	return nil
-}
-
-func progressLine(r control.Started, p workflows.Progress) string {
-	line := fmt.Sprintf("run %s: %s, %d stream(s) processed, %d failed, %d record(s)", r.RunID, p.Step, p.StreamsProcessed, p.StreamsFailed, p.Records)
-	if p.Sleeping != nil {
-		line += fmt.Sprintf(", sleeping until %s (%s)", p.Sleeping.Until.Format("15:04:05"), p.Sleeping.Reason)
-	}
-	return line
 }
