@@ -22,6 +22,7 @@ import (
 	"github.com/crowdflow/crowdflow/activities"
 	"github.com/crowdflow/crowdflow/integrations/registry"
 	"github.com/crowdflow/crowdflow/internal/config"
+	"github.com/crowdflow/crowdflow/internal/metrics"
 	"github.com/crowdflow/crowdflow/migrations"
 	"github.com/crowdflow/crowdflow/store"
 	"github.com/crowdflow/crowdflow/workflows"
@@ -57,7 +58,17 @@ func run(logger *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
-	tc, err := cfg.DialTemporal(ctx, logger)
+	// The SDK's metrics (and the Go runtime's) on METRICS_ADDR/metrics.
+	reg := metrics.NewRegistry()
+	if addr := metrics.AddrFromEnv(metrics.DefaultWorkerAddr); addr != "" {
+		ms, err := metrics.Listen(addr, reg, logger)
+		if err != nil {
+			return err
+		}
+		defer ms.Close()
+		logger.Info("metrics listening", "url", "http://"+ms.Addr()+"/metrics")
+	}
+	tc, err := cfg.DialTemporal(ctx, logger, reg.TemporalClientOption())
 	if err != nil {
 		return err
 	}

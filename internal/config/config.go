@@ -50,13 +50,18 @@ func Logger(level slog.Level) *slog.Logger {
 }
 
 // DialTemporal connects to Temporal with the given logger (the SDK's default
-// logger would write to stdout).
-func (c Config) DialTemporal(ctx context.Context, logger *slog.Logger) (client.Client, error) {
-	cl, err := client.DialContext(ctx, client.Options{
+// logger would write to stdout). Options may set more of the client's
+// options (its metrics handler, say).
+func (c Config) DialTemporal(ctx context.Context, logger *slog.Logger, options ...func(*client.Options)) (client.Client, error) {
+	opts := client.Options{
 		HostPort:  c.TemporalAddress,
 		Namespace: c.TemporalNamespace,
 		Logger:    tlog.NewStructuredLogger(logger),
-	})
+	}
+	for _, o := range options {
+		o(&opts)
+	}
+	cl, err := client.DialContext(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to Temporal at %s: %w", c.TemporalAddress, err)
 	}

@@ -1,0 +1,236 @@
+package api
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/crowdflow/crowdflow/control"
+	"github.com/crowdflow/crowdflow/store"
+)
+
+// DefaultMaxBodyBytes is the largest request body accepted.
+const DefaultMaxBodyBytes = 1 << 20
+
+// DefaultTemporalUIURL is Temporal Web of a local dev server.
+const DefaultTemporalUIURL = "http://127.0.0.1:8233"
+
+// Options configure the handler.
+type Options struct {
+	// Controller starts and continues runs. Required.
+	Controller *control.Controller
+	// Store is read for the views; Controller.Store when nil.
+	Store *store.Store
+	// Token is the bearer token every route but /healthz requires.
+	// Required.
+	Token string
+	// TemporalUIURL is the base URL of Temporal Web, for the links in the
+	// answers (DefaultTemporalUIURL when empty).
+	TemporalUIURL string
+	// Namespace is the Temporal namespace the runs are in ("default" when
+	// empty).
+	Namespace string
+	// MaxBodyBytes limits request bodies (DefaultMaxBodyBytes when 0).
+	MaxBodyBytes int64
+	// Metrics records the requests; nil records nothing.
+	Metrics *Metrics
+	// Logger gets failed requests (slog.Default when nil).
+	Logger *slog.Logger
+}
+
+type server struct {
+	ctl       *control.Controller
+	store     *store.Store
+	tokenHash [sha256.Size]byte
+	uiURL     string
+	namespace string
+	maxBody   int64
+	metrics   *Metrics
+	logger    *slog.Logger
+	mux       *chi.Mux
+}
+
+// Route patterns, as they appear in the metrics' route label.
+const (
+	RouteHealth         = "/healthz"
+	RouteConnect        = "/api/v1/tenants/{tenantId}/integrations"
+	RouteStartRun       = "/api/v1/integrations/{id}/runs"
+	RouteGetIntegration = "/api/v1/integrations/{id}"
+	RouteGetRun         = "/api/v1/runs/{id}"
+	RouteContinueRun    = "/api/v1/runs/{id}/continue"
+	// RouteUnmatched labels requests that matched no route.
+	RouteUnmatched = "unmatched"
+)
+
+// Handler returns the API's HTTP handler.
+func Handler(o Options) (http.Handler, error) {
+	if o.Controller == nil {
+		return nil, errors.New("api: no controller")
+	}
+	token := strings.TrimSpace(o.Token)
+	if token == "" {
+		return nil, errors.New("api: no API token: the API refuses to serve without one")
+	}
+	s := &server{
+		ctl:       o.Controller,
+		store:     o.Store,
+		tokenHash: sha256.Sum256([]byte(token)),
+		uiURL:     strings.TrimRight(o.TemporalUIURL, "/"),
+		namespace: o.Namespace,
+		maxBody:   o.MaxBodyBytes,
+		metrics:   o.Metrics,
+		logger:    o.Logger,
+	}
+	if s.store == nil {
+		s.store = o.Controller.Store
+	}
+	if s.store == nil {
+		return nil, errors.New("api: no store")
+	}
+	if s.uiURL == "" {
+		s.uiURL = DefaultTemporalUIURL
+	}
+	if err := CheckTemporalUIURL(s.uiURL); err != nil {
+		return nil, err
+	}
+	if s.namespace == "" {
+		s.namespace = "default"
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	if s.logger == nil {
+		s.logger = slog.Default()
+	}
+
+	m := chi.NewRouter()
+	s.mux = m
+	// Outermost first: the metrics see every answer, the 401s included.
+	if s.metrics != nil {
+		m.Use(s.metrics.middleware(s.routeOf))
+	}
+	m.Use(s.recoverer, s.limitBody, s.authenticate)
+	m.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, newError(http.StatusNotFound, CodeNotFound, "no route "+r.URL.Path))
+	})
+	m.MethodNotAllowed(s.methodNotAllowed)
+
+	m.Get(RouteHealth, s.health)
+	m.Post(RouteConnect, s.connect)
+	m.Post(RouteStartRun, s.startRun)
+	m.Get(RouteGetIntegration, s.getIntegration)
+	m.Get(RouteGetRun, s.getRun)
+	m.Post(RouteContinueRun, s.continueRun)
+	return m, nil
+}
+
+// CheckTemporalUIURL checks a base URL of Temporal Web.
+func CheckTemporalUIURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("the Temporal UI URL %q is not an http(s) URL", s)
+	}
+	return nil
+}
+
+// authenticate requires "Authorization: Bearer <token>" on every route but
+// the health check, unknown routes included (so they reveal nothing). The
+// comparison is of SHA-256 digests in constant time: neither the token's
+// bytes nor its length leak through timing.
+func (s *server) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == RouteHealth {
+			next.ServeHTTP(w, r)
+			return
+		}
+		scheme, given, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		given = strings.TrimSpace(given)
+		if !ok || !strings.EqualFold(scheme, "Bearer") || given == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="crowdflow"`)
+			writeError(w, newError(http.StatusUnauthorized, CodeUnauthorized, "missing bearer token (Authorization: Bearer <API_TOKEN>)"))
+			return
+		}
+		sum := sha256.Sum256([]byte(given))
+		if subtle.ConstantTimeCompare(sum[:], s.tokenHash[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="crowdflow", error="invalid_token"`)
+			writeError(w, newError(http.StatusUnauthorized, CodeUnauthorized, "invalid bearer token"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitBody refuses a body announced larger than the limit and cuts one
+// that turns out larger while it is read.
+func (s *server) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > s.maxBody {
+			writeError(w, tooLarge(s.maxBody))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
+		next.ServeHTTP(w, r)
+	})
+}
+
+func tooLarge(limit int64) *Error {
+	return newError(http.StatusRequestEntityTooLarge, CodeTooLarge, fmt.Sprintf("request body is larger than %d bytes", limit))
+}
+
+// recoverer turns a panic into a logged 500.
+func (s *server) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.logger.Error("api: panic", "method", r.Method, "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+			writeError(w, newError(http.StatusInternalServerError, CodeInternal, "internal error (logged on the server)"))
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// methodNotAllowed answers 405 with the methods the path does allow.
+func (s *server) methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	var allowed []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if s.mux.Match(chi.NewRouteContext(), m, r.URL.Path) {
+			allowed = append(allowed, m)
+		}
+	}
+	if len(allowed) > 0 {
+		w.Header().Set("Allow", strings.Join(allowed, ", "))
+	}
+	writeError(w, newError(http.StatusMethodNotAllowed, CodeMethodNotAllowed,
+		fmt.Sprintf("%s is not allowed on %s (allowed: %s)", r.Method, r.URL.Path, strings.Join(allowed, ", "))))
+}
+
+// health checks the database; it needs no token, for load balancers and
+// orchestrators.
+func (s *server) health(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := contextWithTimeout(r, 3*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.logger.Warn("api: health check: database does not answer", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{
+			"status": "unavailable",
+			"error":  newError(http.StatusServiceUnavailable, CodeUnavailable, "the database does not answer"),
+		})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/crowdflow/crowdflow/api"
+	"github.com/crowdflow/crowdflow/internal/config"
+	"github.com/crowdflow/crowdflow/internal/metrics"
+	"github.com/crowdflow/crowdflow/migrations"
+)
+
+// Defaults of `starter serve`.
+const (
+	DefaultAPIAddr = "127.0.0.1:8080"
+	// minTokenLength keeps a guessable API_TOKEN out of production.
+	minTokenLength = 16
+	// shutdownGrace is how long requests in flight get on SIGTERM.
+	shutdownGrace = 20 * time.Second
+)
+
+func serveCmd(e *env) *cobra.Command {
+	var addr, metricsAddr, uiURL string
+	cmd := &cobra.Command{
+		Use:   "serve [--addr HOST:PORT] [--metrics-addr HOST:PORT|off] [--temporal-ui-url URL]",
+		Short: "Serve the onboarding HTTP API (bearer token from API_TOKEN) and its metrics",
+		Long: `Serve the onboarding HTTP API the product UI calls:
+
+  POST /api/v1/tenants/{tenantId}/integrations   connect an integration and start its onboarding
+  POST /api/v1/integrations/{id}/runs            start a run ({"onboarding": true} for a full one)
+  GET  /api/v1/integrations/{id}                 the integration and its latest run
+  GET  /api/v1/runs/{id}                         a run: state, delay, errors, records, streams by state
+  POST /api/v1/runs/{id}/continue                re-process a run's pending and failed streams
+  GET  /healthz                                  checks the database (no token)
+
+Every route but /healthz needs "Authorization: Bearer $API_TOKEN"; the server
+refuses to start without API_TOKEN (at least 16 characters). Prometheus
+metrics are served on a separate address at /metrics. The schema is applied
+at start, as the worker does.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			token := strings.TrimSpace(os.Getenv("API_TOKEN"))
+			if token == "" {
+				return &exitError{code: 2, err: errors.New("API_TOKEN is not set: the API refuses to serve without a bearer token")}
+			}
+			if len(token) < minTokenLength {
+				return &exitError{code: 2, err: fmt.Errorf("API_TOKEN is too short: use at least %d characters", minTokenLength)}
+			}
+			if err := api.CheckTemporalUIURL(uiURL); err != nil {
+				return &exitError{code: 2, err: err}
+			}
+			switch strings.ToLower(metricsAddr) {
+			case "off", "none", "-":
+				metricsAddr = ""
+			}
+			return serve(cmd.Context(), e, serveOptions{
+				addr: addr, metricsAddr: metricsAddr, uiURL: uiURL, token: token, logger: config.Logger(slog.LevelInfo),
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&addr, "addr", getenvDefault("API_ADDR", DefaultAPIAddr), "listen address of the API (API_ADDR)")
+	f.StringVar(&metricsAddr, "metrics-addr", metrics.AddrFromEnv(metrics.DefaultAPIAddr),
+		`listen address of /metrics (METRICS_ADDR); "off" serves no metrics`)
+	f.StringVar(&uiURL, "temporal-ui-url", getenvDefault("TEMPORAL_UI_URL", api.DefaultTemporalUIURL),
+		"base URL of Temporal Web, for the links in answers (TEMPORAL_UI_URL)")
+	return cmd
+}
+
+type serveOptions struct {
+	addr, metricsAddr, uiURL, token string
+	logger                          *slog.Logger
+}
+
+func serve(ctx context.Context, e *env, o serveOptions) error {
+	if err := e.cfg.RequireDatabase(); err != nil {
+		return err
+	}
+	if _, err := migrations.Up(ctx, e.cfg.DatabaseURL); err != nil {
+		return err
+	}
+	ctl, err := e.open(ctx, false)
+	if err != nil {
+		return err
+	}
+	reg := metrics.NewRegistry()
+	tc, err := e.cfg.DialTemporal(ctx, o.logger, reg.TemporalClientOption())
+	if err != nil {
+		return err
+	}
+	ctl.Temporal = tc // closed by env.close
+	apiMetrics, err := api.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	handler, err := api.Handler(api.Options{
+		Controller: ctl, Store: e.store, Token: o.token, TemporalUIURL: o.uiURL,
+		Namespace: e.cfg.TemporalNamespace, Metrics: apiMetrics, Logger: o.logger,
+	})
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("api: listen on %s: %w", o.addr, err)
+	}
+	if o.metricsAddr != "" {
+		ms, err := metrics.Listen(o.metricsAddr, reg, o.logger)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer ms.Close()
+		fmt.Fprintf(e.errOut, "metrics: listening on http://%s/metrics\n", ms.Addr())
+	}
+	srv := &http.Server{
+		Handler: handler,
+		// Slow clients cannot hold connections: headers in 5 s, the body
+		// (1 MiB at most) in 30 s; the answer may take the handlers'
+		// 30 s budget.
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      45 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(o.logger.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(e.errOut, "api: listening on http://%s\n", ln.Addr())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	select {
+	case err := <-done:
+		return fmt.Errorf("api: %w", err)
+	case <-ctx.Done():
+	}
+	o.logger.Info("api: shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("api: shutdown: %w", err)
+	}
+	<-done
+	return nil
+}
+
+func getenvDefault(key, def string) string {
+	if v := strings.TrimSpace(os.Getenv(key)); v != "" {
+		return v
+	}
+	return def
+}
