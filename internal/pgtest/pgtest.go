@@ -8,7 +8,8 @@
 //
 // Every test gets its own database, cloned from a migrated template, so tests
 // never see each other's rows. With neither DATABASE_URL nor the binaries the
-// test fails and says how to get one: it never skips.
+// test fails and says how to get one: it never skips. The cluster itself is
+// internal/pglocal's.
 package pgtest
 
 import (
@@ -16,22 +17,16 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"net/url"
 	"os"
-	"os/exec"
-	"os/user"
-	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/crowdflow/crowdflow/internal/pglocal"
 	"github.com/crowdflow/crowdflow/migrations"
 )
 
@@ -49,7 +44,7 @@ var (
 func Main(m *testing.M) {
 	code := m.Run()
 	if cluster != nil {
-		cluster.Stop()
+		_ = cluster.Stop()
 	}
 	os.Exit(code)
 }
@@ -131,119 +126,13 @@ func prepareTemplate(base string) error {
 }
 
 // Cluster is a PostgreSQL server started from the local binaries.
-type Cluster struct {
-	Dir  string
-	Port int
-	bin  string
-	cred *syscall.Credential
-	keep bool
-}
+type Cluster = pglocal.Cluster
 
-// StartCluster starts a cluster in dir (initialising it when empty) on a
-// free loopback port. With dir "" it uses a temporary folder that Stop
-// removes.
+// StartCluster starts a throwaway cluster in dir (initialising it when
+// empty) on a free loopback port, with nothing synced to disk. With dir ""
+// it uses a temporary folder that Stop removes.
 func StartCluster(dir string) (*Cluster, error) {
-	bin, err := findBinaries()
-	if err != nil {
-		return nil, err
-	}
-	c := &Cluster{bin: bin, Dir: dir, keep: dir != ""}
-	if os.Geteuid() == 0 {
-		u, err := user.Lookup("postgres")
-		if err != nil {
-			return nil, fmt.Errorf("running as root and no 'postgres' user to run PostgreSQL as: %w", err)
-		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		c.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
-	}
-	if c.Dir == "" {
-		if c.Dir, err = os.MkdirTemp("", "pgtest-"); err != nil {
-			return nil, err
-		}
-	}
-	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
-		return nil, err
-	}
-	if c.cred != nil {
-		if err := os.Chown(c.Dir, int(c.cred.Uid), int(c.cred.Gid)); err != nil {
-			return nil, err
-		}
-		// The postgres user must be able to reach the folder.
-		_ = os.Chmod(filepath.Dir(c.Dir), 0o755)
-	}
-	data := filepath.Join(c.Dir, "data")
-	if _, err := os.Stat(filepath.Join(data, "PG_VERSION")); err != nil {
-		if out, err := c.run("initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"); err != nil {
-			return nil, fmt.Errorf("initdb: %v: %s", err, out)
-		}
-	}
-	if c.Port, err = freePort(); err != nil {
-		return nil, err
-	}
-	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c full_page_writes=off -c synchronous_commit=off -c max_connections=200",
-		c.Port, c.Dir)
-	if out, err := c.run("pg_ctl", "-D", data, "-o", opts, "-l", filepath.Join(c.Dir, "server.log"), "-w", "-t", "60", "start"); err != nil {
-		log, _ := os.ReadFile(filepath.Join(c.Dir, "server.log"))
-		return nil, fmt.Errorf("pg_ctl start: %v: %s\n%s", err, out, log)
-	}
-	return c, nil
-}
-
-// URL is the connection URL of a database on the cluster.
-func (c *Cluster) URL(database string) string {
-	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/%s?sslmode=disable", c.Port, database)
-}
-
-// Stop stops the server, and removes a temporary cluster's files.
-func (c *Cluster) Stop() {
-	_, _ = c.run("pg_ctl", "-D", filepath.Join(c.Dir, "data"), "-m", "fast", "-w", "stop")
-	if !c.keep {
-		_ = os.RemoveAll(c.Dir)
-	}
-}
-
-func (c *Cluster) run(name string, args ...string) ([]byte, error) {
-	cmd := exec.Command(filepath.Join(c.bin, name), args...)
-	cmd.Dir = c.Dir
-	if c.cred != nil {
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
-	}
-	return cmd.CombinedOutput()
-}
-
-func findBinaries() (string, error) {
-	if p, err := exec.LookPath("pg_ctl"); err == nil {
-		if real, err := filepath.EvalSymlinks(p); err == nil {
-			p = real
-		}
-		dir := filepath.Dir(p)
-		if _, err := os.Stat(filepath.Join(dir, "initdb")); err == nil {
-			return dir, nil
-		}
-	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	sort.Slice(dirs, func(i, j int) bool { return versionOf(dirs[i]) > versionOf(dirs[j]) })
-	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
-			return d, nil
-		}
-	}
-	return "", fmt.Errorf("no initdb/pg_ctl on PATH or in /usr/lib/postgresql/*/bin")
-}
-
-func versionOf(dir string) int {
-	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(dir)))
-	return v
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	return pglocal.Start(pglocal.Options{Dir: dir})
 }
 
 func withDatabase(base, name string) string {

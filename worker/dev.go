@@ -1,0 +1,42 @@
+//go:build !nodev
+
+package main
+
+import (
+	"context"
+	"flag"
+	"log/slog"
+
+	"github.com/crowdflow/crowdflow/integrations/registry"
+	"github.com/crowdflow/crowdflow/internal/config"
+	"github.com/crowdflow/crowdflow/internal/devmode"
+)
+
+// The dev mode links the Temporal server and its Web UI into the worker.
+// `go build -tags nodev ./worker` leaves them out (nodev.go).
+var (
+	devFlag = flag.Bool("dev", false, "run everything the worker needs in this process: a Temporal server with its Web UI, "+
+		"PostgreSQL (unless DATABASE_URL is set) and a demo on fake APIs; state in --data-dir")
+	devOptions = func() *devmode.Options {
+		o := devmode.DefaultOptions()
+		o.RegisterFlags(flag.CommandLine)
+		return &o
+	}()
+)
+
+// startDev does nothing without --dev. With it, it starts the dev mode's
+// servers and points the worker at them: cfg gets their addresses, and
+// services the registry whose built-in services call the fake APIs.
+func startDev(ctx context.Context, cfg *config.Config, services **registry.Registry, logger *slog.Logger) (*devmode.Env, error) {
+	if !*devFlag {
+		return nil, nil
+	}
+	env, err := devmode.Start(ctx, *devOptions, *cfg, *services, logger)
+	if err != nil {
+		return nil, err
+	}
+	cfg.DatabaseURL = env.DatabaseURL
+	cfg.TemporalAddress = env.TemporalAddress
+	*services = env.Registry
+	return env, nil
+}
