@@ -165,6 +165,12 @@ func (c *Controller) checkTemporal(ctx context.Context) error {
 // onboarding is in progress, but it replaces a check run that races it:
 // onboarding a newly connected integration is never blocked by a check.
 func (c *Controller) StartRun(ctx context.Context, integrationID string, onboarding bool) (Started, error) {
+	return c.startRun(ctx, integrationID, onboarding, uuid.NewString())
+}
+
+// startRun is StartRun with the new run's id given: StartCheckRun passes a
+// deterministic one so that a retried start can recognise its own run.
+func (c *Controller) startRun(ctx context.Context, integrationID string, onboarding bool, runID string) (Started, error) {
 	integ, err := c.Store.GetIntegration(ctx, integrationID)
 	if errors.Is(err, store.ErrNotFound) {
 		return Started{}, fmt.Errorf("integration %s: %w", integrationID, ErrNotFound)
@@ -176,7 +182,7 @@ func (c *Controller) StartRun(ctx context.Context, integrationID string, onboard
 		return Started{}, &BadInputError{Field: "platform", Message: fmt.Sprintf("no service for platform %q", integ.Platform)}
 	}
 	in := workflows.RunInput{
-		RunID: uuid.NewString(), IntegrationID: integ.ID, TenantID: integ.TenantID,
+		RunID: runID, IntegrationID: integ.ID, TenantID: integ.TenantID,
 		Platform: integ.Platform, Onboarding: onboarding,
 	}
 	started, err := c.startWorkflow(ctx, in)

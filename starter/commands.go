@@ -78,6 +78,7 @@ func newRoot() *cobra.Command {
 		return &exitError{code: 2, err: fmt.Errorf("%w (see %s --help)", err, c.CommandPath())}
 	})
 	root.AddCommand(migrateCmd(e), connectCmd(e), processIntegrationCmd(e), continueRunCmd(e))
+	root.AddCommand(schedulesCmd(e))
 	root.AddCommand(serveCmd(e))
 	return root
 }

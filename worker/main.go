@@ -20,6 +20,8 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/crowdflow/crowdflow/activities"
+	"github.com/crowdflow/crowdflow/checks"
+	"github.com/crowdflow/crowdflow/control"
 	"github.com/crowdflow/crowdflow/integrations/registry"
 	"github.com/crowdflow/crowdflow/internal/config"
 	"github.com/crowdflow/crowdflow/internal/metrics"
@@ -81,6 +83,16 @@ func run(logger *slog.Logger) error {
 	}
 	w := worker.New(tc, cfg.TaskQueue, worker.Options{WorkerStopTimeout: 30 * time.Second})
 	workflows.DefaultRun().Register(w, &activities.Activities{Store: st, Registry: registry.Default(), Logger: logger})
+	// The scheduled checks start runs through the same controller as the
+	// starter and the API; the schedules are made to match the registry.
+	checks.Register(w, workflows.DefaultCheck(), &checks.Activities{Controller: &control.Controller{
+		Store: st, Temporal: tc, Registry: registry.Default(), TaskQueue: cfg.TaskQueue}})
+	if rep, err := control.SyncSchedules(ctx, tc, registry.Default(), cfg.TaskQueue); err != nil {
+		logger.Warn("could not sync the check schedules; checks may not run until `starter schedules sync` succeeds", "err", err)
+	} else {
+		logger.Info("check schedules in sync", "created", rep.IDs(control.ScheduleCreated), "updated", rep.IDs(control.ScheduleUpdated),
+			"deleted", rep.IDs(control.ScheduleDeleted), "unchanged", rep.IDs(control.ScheduleUnchanged))
+	}
 	if err := w.Start(); err != nil {
 		return err
 	}
