@@ -160,10 +160,8 @@ func processIntegrationCmd(e *env) *cobra.Command {
 			if len(ids) == 0 && platform == "" {
 				return &exitError{code: 2, err: errors.New("give integration ids (-i) or a platform (-p)")}
 			}
-			for _, id := range ids {
-				if !store.ValidUUID(id) {
-					return &exitError{code: 2, err: fmt.Errorf("integration id %q is not a UUID", id)}
-				}
+			if err := checkUUIDs("integration", ids); err != nil {
+				return err
 			}
 			if platform != "" {
 				if _, ok := registry.Default().Get(platform); !ok {
@@ -174,14 +172,11 @@ func processIntegrationCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			// Every id must exist before anything starts.
-			for _, id := range ids {
-				if _, err := ctl.Store.GetIntegration(ctx, id); err != nil {
-					if errors.Is(err, store.ErrNotFound) {
-						return fmt.Errorf("integration %s not found", id)
-					}
-					return err
-				}
+			if err := checkExist(ctx, "integration", ids, func(ctx context.Context, id string) error {
+				_, err := ctl.Store.GetIntegration(ctx, id)
+				return err
+			}); err != nil {
+				return err
 			}
 			if platform != "" {
 				more, err := listIntegrations(ctx, ctl.Store, platform)
@@ -246,22 +241,18 @@ func continueRunCmd(e *env) *cobra.Command {
 			if len(ids) == 0 {
 				return &exitError{code: 2, err: errors.New("give run ids (-r)")}
 			}
-			for _, id := range ids {
-				if !store.ValidUUID(id) {
-					return &exitError{code: 2, err: fmt.Errorf("run id %q is not a UUID", id)}
-				}
+			if err := checkUUIDs("run", ids); err != nil {
+				return err
 			}
 			ctl, err := e.open(ctx, true)
 			if err != nil {
 				return err
 			}
-			for _, id := range ids {
-				if _, err := ctl.Store.GetRun(ctx, id); err != nil {
-					if errors.Is(err, store.ErrNotFound) {
-						return fmt.Errorf("run %s not found", id)
-					}
-					return err
-				}
+			if err := checkExist(ctx, "run", ids, func(ctx context.Context, id string) error {
+				_, err := ctl.Store.GetRun(ctx, id)
+				return err
+			}); err != nil {
+				return err
 			}
 			var runs []control.Started
 			for _, id := range ids {
@@ -281,6 +272,30 @@ func continueRunCmd(e *env) *cobra.Command {
 	cmd.Flags().StringSliceVarP(&ids, "run", "r", nil, "run ids, comma-separated")
 	cmd.Flags().BoolVar(&wait, "wait", false, "wait until the runs end; exit 0 only if all are processed")
 	return cmd
+}
+
+// checkUUIDs rejects, as a usage error, an id that is not a UUID.
+func checkUUIDs(kind string, ids []string) error {
+	for _, id := range ids {
+		if !store.ValidUUID(id) {
+			return &exitError{code: 2, err: fmt.Errorf("%s id %q is not a UUID", kind, id)}
+		}
+	}
+	return nil
+}
+
+// checkExist makes sure every id exists before anything starts, so a typo
+// in the third id does not leave the first two started.
+func checkExist(ctx context.Context, kind string, ids []string, get func(context.Context, string) error) error {
+	for _, id := range ids {
+		if err := get(ctx, id); err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("%s %s not found", kind, id)
+			}
+			return err
+		}
+	}
+	return nil
 }
 
 // waitAll waits for every run and fails unless all of them are processed.
