@@ -189,6 +189,7 @@ func TestStarterRejectsBadInputAndWritesNothing(t *testing.T) {
 		{"malformed integration id", nil, []string{"process-integration", "-i", "42"}, 2, "not a UUID"},
 		{"unknown run", nil, []string{"continue-run", "-r", "6d1f4c1a-2b3c-4d5e-8f90-a1b2c3d4e5f6"}, 1, "not found"},
 		{"no database", []string{"DATABASE_URL="}, []string{"process-integration", "-i", "6d1f4c1a-2b3c-4d5e-8f90-a1b2c3d4e5f6"}, 1, "DATABASE_URL"},
+		{"unreachable Temporal", []string{"TEMPORAL_ADDRESS=127.0.0.1:1"}, []string{"connect", "--tenant", "6d1f4c1a-2b3c-4d5e-8f90-a1b2c3d4e5f6", "--platform", "devto", "--settings", devtoSettings}, 1, "Temporal"},
 		{"unreachable database", []string{"DATABASE_URL=postgres://nobody@127.0.0.1:1/none?connect_timeout=2"}, []string{"migrate"}, 1, "connect"},
 	}
 	for _, c := range cases {
