@@ -46,11 +46,19 @@ func main() {
 
 func run(logger *slog.Logger) error {
 	cfg := config.FromEnv()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// With --dev (dev.go), a Temporal server, PostgreSQL and the demo's fake
+	// APIs start in this process, and cfg and services point at them.
+	services := registry.Default()
+	dev, err := startDev(ctx, &cfg, &services, logger)
+	if err != nil {
+		return err
+	}
+	defer dev.Stop()
 	if err := cfg.RequireDatabase(); err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 
 	if _, err := migrations.Up(ctx, cfg.DatabaseURL); err != nil {
 		return err
@@ -82,7 +90,7 @@ func run(logger *slog.Logger) error {
 		logger.Warn("could not register the search attributes; runs cannot start until they are", "err", err)
 	}
 	w := worker.New(tc, cfg.TaskQueue, worker.Options{WorkerStopTimeout: 30 * time.Second})
-	workflows.DefaultRun().Register(w, &activities.Activities{Store: st, Registry: registry.Default(), Logger: logger})
+	workflows.DefaultRun().Register(w, &activities.Activities{Store: st, Registry: services, Logger: logger})
 	// The scheduled checks start runs through the same controller as the
 	// starter and the API; the schedules are made to match the registry.
 	checks.Register(w, workflows.DefaultCheck(), &checks.Activities{Controller: &control.Controller{
@@ -98,6 +106,7 @@ func run(logger *slog.Logger) error {
 	}
 	logger.Info("worker started", "temporal", cfg.TemporalAddress, "namespace", cfg.TemporalNamespace, "taskQueue", cfg.TaskQueue,
 		"platforms", registry.Default().Platforms())
+	dev.Ready(ctx, st, tc) // --dev: connect the demo, say where to look
 	<-ctx.Done()
 	logger.Info("stopping worker")
 	w.Stop()

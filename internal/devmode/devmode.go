@@ -271,6 +271,8 @@ func (e *Env) Stop() {
 		if e.lock != nil {
 			_ = e.lock.Close()
 		}
-		e.logger.Info("dev mode: stopped", "dataDir", e.DataDir)
+		if e.temporal != nil || e.pg != nil {
+			e.logger.Info("dev mode: stopped", "dataDir", e.DataDir)
+		}
 	})
 }
