@@ -259,6 +259,7 @@ func (c *Controller) startWorkflow(ctx context.Context, in workflows.RunInput) (
 		// were new, and a second run would be reported as started.
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		Memo:                                     workflows.Memo(in),
+		TypedSearchAttributes:                    workflows.SearchAttributes(in),
 	}, workflows.RunWorkflowName, in)
 	if err != nil {
 		return Started{}, err

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/crowdflow/crowdflow/control"
 	"github.com/crowdflow/crowdflow/integrations"
@@ -94,6 +96,15 @@ func TestDevtoOnboardingThenChecks(t *testing.T) {
 	assert.Equal(t, []string{"done"}, e.strings(`SELECT status FROM integrations`))
 	assert.Equal(t, []string{"processed"}, e.strings(`SELECT state FROM "integrationRuns"`))
 	assert.Equal(t, 1, e.count(`SELECT count(*) FROM "memberAttributeSettings" WHERE name = 'location'`))
+
+	// Temporal Web finds the run by its search attributes.
+	query := fmt.Sprintf(`Platform = "devto" AND IntegrationId = %q AND Onboarding = true`, started.IntegrationID)
+	require.Eventually(t, func() bool {
+		res, err := e.ctl.Temporal.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{
+			Namespace: temporalServer().GetDefaultNamespace(), Query: query,
+		})
+		return err == nil && len(res.GetExecutions()) == 1 && res.GetExecutions()[0].GetExecution().GetWorkflowId() == started.WorkflowID
+	}, 10*time.Second, 200*time.Millisecond, "no workflow found by %s", query)
 
 	// A check with nothing new adds nothing and fetches no comments.
 	before := e.snapshot()
