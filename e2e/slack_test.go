@@ -387,4 +387,10 @@ func TestSlackChannelNotInChannelIsSkipped(t *testing.T) {
 		AND metadata->>'channelId' = $2 AND "recordsWritten" = 0`, started.RunID, slRandom))
 	assert.Equal(t, []string{"processed|done"}, e.strings(`SELECT r.state || '|' || i.status FROM "integrationRuns" r
 		JOIN integrations i ON i.id = r."integrationId"`))
+	// The reason is on the stream's row, and the skipped new channel stays
+	// new in the settings, so the next run reads it from the beginning.
+	assert.Equal(t, []string{"skipped|channel random (" + slRandom + "): not_in_channel"},
+		e.strings(`SELECT concat_ws('|', error->>'errorPoint', error->>'message') FROM "integrationStreams" WHERE error IS NOT NULL`))
+	assert.Equal(t, 0, e.count(`SELECT count(*) FROM integrations, jsonb_array_elements(settings->'channels') c WHERE c->>'id' = $1`, slRandom))
+	assert.Equal(t, 1, e.count(`SELECT count(*) FROM integrations, jsonb_array_elements(settings->'channels') c WHERE c->>'id' = $1`, slGeneral))
 }

@@ -123,6 +123,11 @@ type StreamResult struct {
 	// Sleep pauses the whole run after this stream's records are stored,
 	// e.g. because the API says the remaining quota is used up.
 	Sleep time.Duration
+	// Skipped says the stream could not be read and was passed over on
+	// purpose (the bot was removed from the channel, the channel is gone),
+	// and why. The run goes on; the reason is recorded on the stream's row,
+	// and Postprocess counts the stream among RunOutcome.Unfinished.
+	Skipped string
 }
 
 // RecordCount is what the global limit counts.
@@ -160,8 +165,9 @@ type Postprocessor interface {
 
 // RunOutcome tells Postprocess how the run's streams ended.
 type RunOutcome struct {
-	// Unfinished are the streams that were not processed (they failed or
-	// never ran), so that change cursors can be left to retry next time.
+	// Unfinished are the streams that were not processed (they failed,
+	// never ran, or were skipped), so that change cursors can be left to
+	// retry next time.
 	Unfinished []Stream
 }
 

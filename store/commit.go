@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 
@@ -70,8 +71,14 @@ func (s *Store) CommitStream(ctx context.Context, p Page) (Committed, error) {
 		if c.NewStreams, err = insertStreams(ctx, tx, p.Stream.RunID, p.Stream.TenantID, p.Stream.IntegrationID, streams); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE "integrationStreams" SET state = 'processed', "processedAt" = now(), error = NULL,
-			"recordsWritten" = $2, "updatedAt" = now() WHERE id = $1`, p.Stream.ID, c.Records); err != nil {
+		// A skipped stream is done (the run does not fail for it) and keeps
+		// its reason where an operator looks for errors.
+		var note []byte
+		if p.Result != nil && p.Result.Skipped != "" {
+			note, _ = json.Marshal(Failure{ErrorPoint: ErrorPointSkipped, Message: p.Result.Skipped, StreamID: p.Stream.ID, Stream: p.Stream.Name})
+		}
+		if _, err := tx.Exec(ctx, `UPDATE "integrationStreams" SET state = 'processed', "processedAt" = now(), error = $3,
+			"recordsWritten" = $2, "updatedAt" = now() WHERE id = $1`, p.Stream.ID, c.Records, note); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `UPDATE "integrationRuns" SET "recordsWritten" = "recordsWritten" + $2, "updatedAt" = now()

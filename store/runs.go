@@ -124,6 +124,9 @@ func (s *Store) SetRunProcessing(ctx context.Context, runID string) error {
 	return err
 }
 
+// ErrorPointSkipped marks a processed stream that its service skipped.
+const ErrorPointSkipped = "skipped"
+
 // Failure is the error JSON of a run or a stream.
 type Failure struct {
 	ErrorPoint string `json:"errorPoint"`

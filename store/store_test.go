@@ -217,3 +217,24 @@ func TestGlobalLimitWindow(t *testing.T) {
 }
 
 func pgtestDatabase(tb testing.TB) string { return pgtest.NewDatabase(tb) }
+
+func TestSkippedStreamKeepsItsReasonAndCountsAsUnfinished(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	run, st := newRun(t, s, "slack")
+	_, err := s.CommitStream(ctx, store.Page{Stream: st, Platform: "slack", Result: &integrations.StreamResult{Skipped: "channel random: not_in_channel"}})
+	require.NoError(t, err)
+	got, err := s.GetStream(ctx, st.ID)
+	require.NoError(t, err)
+	assert.Equal(t, store.StreamProcessed, got.State, "a skip does not fail the run")
+	var f store.Failure
+	require.NoError(t, json.Unmarshal(got.Error, &f))
+	assert.Equal(t, store.Failure{ErrorPoint: store.ErrorPointSkipped, Message: "channel random: not_in_channel", StreamID: st.ID, Stream: st.Name}, f)
+	unfinished, err := s.UnfinishedStreams(ctx, run.ID)
+	require.NoError(t, err)
+	require.Len(t, unfinished, 1)
+	assert.Equal(t, st.ID, unfinished[0].ID)
+	state, err := s.FinishRun(ctx, run.ID, nil)
+	require.NoError(t, err)
+	assert.Equal(t, store.RunProcessed, state)
+}

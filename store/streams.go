@@ -142,10 +142,11 @@ func (s *Store) ResetStream(ctx context.Context, id string) error {
 	return err
 }
 
-// UnfinishedStreams returns the run's streams that are not processed.
+// UnfinishedStreams returns the run's streams that are not processed, or
+// that their service skipped.
 func (s *Store) UnfinishedStreams(ctx context.Context, runID string) ([]integrations.Stream, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+streamColumns+` FROM "integrationStreams"
-		WHERE "runId" = $1 AND state <> 'processed' ORDER BY seq`, runID)
+		WHERE "runId" = $1 AND (state <> 'processed' OR error->>'errorPoint' = $2) ORDER BY seq`, runID, ErrorPointSkipped)
 	if err != nil {
 		return nil, err
 	}

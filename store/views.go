@@ -30,14 +30,15 @@ type StreamFailure struct {
 	Error    json.RawMessage `json:"error,omitempty"`
 }
 
-// FailedStreams returns up to limit of the run's streams in state error, in
-// the order they were queued.
+// FailedStreams returns up to limit of the run's streams in state error,
+// and those their service skipped (errorPoint "skipped"), in the order they
+// were queued.
 func (s *Store) FailedStreams(ctx context.Context, runID string, limit int) ([]StreamFailure, error) {
 	if !validUUID(runID) {
 		return nil, ErrNotFound
 	}
 	rows, err := s.pool.Query(ctx, `SELECT id, name, coalesce(retries, 0), error FROM "integrationStreams"
-		WHERE "runId" = $1 AND state = 'error' ORDER BY seq LIMIT $2`, runID, limit)
+		WHERE "runId" = $1 AND (state = 'error' OR error->>'errorPoint' = $3) ORDER BY seq LIMIT $2`, runID, limit, ErrorPointSkipped)
 	if err != nil {
 		return nil, err
 	}

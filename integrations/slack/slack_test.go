@@ -348,7 +348,8 @@ func TestChannelSkips(t *testing.T) {
 
 			res, err := e.svc.ProcessStream(context.Background(), run, st)
 			require.NoError(t, err, "the run goes on with the other channels")
-			assert.Equal(t, &integrations.StreamResult{}, res)
+			assert.Equal(t, &integrations.StreamResult{Skipped: "channel general (" + general + "): " + tc.code}, res,
+				"no records, and the reason for the stream's row")
 			logs := e.logs.String()
 			assert.Contains(t, logs, "channel skipped")
 			assert.Contains(t, logs, "reason="+tc.code)

@@ -133,7 +133,7 @@ func (s *Service) IsProcessingFinished(run *integrations.RunContext, st integrat
 func skipChannel(run *integrations.RunContext, stream, channelID, name, code string) *integrations.StreamResult {
 	logger(run).Warn("slack: channel skipped", "platform", Platform, "stream", stream,
 		"channelId", channelID, "channel", name, "reason", code)
-	return &integrations.StreamResult{}
+	return &integrations.StreamResult{Skipped: fmt.Sprintf("channel %s (%s): %s", name, channelID, code)}
 }
 
 func (s *Service) processMembers(ctx context.Context, run *integrations.RunContext, api *slackapi.Client, md membersMeta) (*integrations.StreamResult, error) {
