@@ -29,6 +29,10 @@ type Activities struct {
 	Store    *store.Store
 	Registry *registry.Registry
 	Logger   *slog.Logger
+	// HeartbeatInterval is how often a step that calls a platform's API
+	// tells Temporal it is alive (0: every 5 s); the workflow's
+	// HeartbeatTimeout must be a few times longer.
+	HeartbeatInterval time.Duration
 }
 
 // RunRef names a run.
@@ -83,6 +87,7 @@ func (a *Activities) StartRun(ctx context.Context, in StartRunInput) (StartRunRe
 // Preprocess runs the service's preprocess step and keeps what it returns
 // on the run row.
 func (a *Activities) Preprocess(ctx context.Context, in RunRef) (Delay, error) {
+	defer a.heartbeat(ctx)()
 	rc, svc, err := a.runContext(ctx, in.RunID)
 	if err != nil {
 		return Delay{}, err
@@ -125,6 +130,7 @@ type GetStreamsResult struct {
 // GetStreams stores the run's root streams. A run that has streams (a
 // retried activity, a continued run) keeps them and is not asked again.
 func (a *Activities) GetStreams(ctx context.Context, in RunRef) (GetStreamsResult, error) {
+	defer a.heartbeat(ctx)()
 	has, err := a.Store.HasStreams(ctx, in.RunID)
 	if err != nil || has {
 		return GetStreamsResult{}, err
@@ -199,6 +205,7 @@ type ProcessStreamResult struct {
 // ProcessStream fetches one stream page and commits it, with its new
 // streams and its state change, in one transaction.
 func (a *Activities) ProcessStream(ctx context.Context, in ProcessStreamInput) (ProcessStreamResult, error) {
+	defer a.heartbeat(ctx)()
 	st, err := a.Store.GetStream(ctx, in.StreamID)
 	if err != nil {
 		return ProcessStreamResult{}, wrap(err, "load stream")
@@ -299,6 +306,7 @@ func (a *Activities) ResumeRun(ctx context.Context, in RunRef) error {
 // Postprocess runs the service's postprocess step and saves the settings
 // it returns.
 func (a *Activities) Postprocess(ctx context.Context, in RunRef) error {
+	defer a.heartbeat(ctx)()
 	rc, svc, err := a.runContext(ctx, in.RunID)
 	if err != nil {
 		return err
@@ -333,6 +341,36 @@ type FinishRunInput struct {
 func (a *Activities) FinishRun(ctx context.Context, in FinishRunInput) (string, error) {
 	state, err := a.Store.FinishRun(ctx, in.RunID, in.Failure)
 	return state, wrap(err, "finish run")
+}
+
+// heartbeat records heartbeats until the returned stop is called. A service
+// call is one blocking call, so the heartbeat runs beside it: if the worker
+// dies, Temporal notices within the heartbeat timeout and retries the
+// attempt on another worker.
+func (a *Activities) heartbeat(ctx context.Context) (stop func()) {
+	if !activity.IsActivity(ctx) {
+		return func() {}
+	}
+	every := a.HeartbeatInterval
+	if every <= 0 {
+		every = 5 * time.Second
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				activity.RecordHeartbeat(ctx)
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 // runContext loads what a service needs to work on a run.

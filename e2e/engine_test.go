@@ -127,3 +127,28 @@ func TestOneRunPerIntegration(t *testing.T) {
 	assert.Contains(t, string(checkRun.Error), "superseded")
 	assert.Equal(t, 20, e.count(`SELECT count(*) FROM activities`), "the same records, never doubled")
 }
+
+func TestWorkerDiesInTheMiddleOfAStream(t *testing.T) {
+	clean := newEnv(t, []integrations.Service{testservice.New(engineScript())})
+	_, state := clean.connect(testservice.Platform, `{}`, "")
+	require.Equal(t, store.RunProcessed, state)
+
+	script := engineScript()
+	script.HoldFirst = map[string]time.Duration{"b": time.Minute}
+	svc := testservice.New(script)
+	e := newEnv(t, []integrations.Service{svc})
+	started, err := e.ctl.Connect(context.Background(), control.ConnectInput{
+		TenantID: "8f9a3d2e-0c1b-4a5d-9e6f-7a8b9c0d1e2f", Platform: testservice.Platform, Settings: []byte(`{}`),
+	})
+	require.NoError(t, err)
+	// Stream b's first attempt hangs on its API call; the worker dies then.
+	require.Eventually(t, func() bool { return svc.Attempts("b#0") == 1 }, 30*time.Second, 20*time.Millisecond)
+	e.worker.Stop()
+	// Another worker takes over: Temporal notices the silence within the
+	// heartbeat timeout (not the 10-minute attempt timeout) and retries b.
+	e.startWorker()
+	require.Equal(t, store.RunProcessed, e.wait(started))
+	assert.Equal(t, 2, svc.Attempts("b#0"))
+	assert.Equal(t, clean.snapshot(), e.snapshot(), "nothing lost or doubled")
+	assert.Equal(t, 5, e.count(`SELECT count(*) FROM "integrationStreams" WHERE state = 'processed'`))
+}

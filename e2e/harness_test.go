@@ -90,12 +90,23 @@ func newEnv(t *testing.T, services []integrations.Service, opts ...option) *env 
 	for _, o := range opts {
 		o(e)
 	}
-	e.worker = ts.NewWorkerWithOptions(e.queue, func(r worker.Registry) {
-		e.run.Register(r, &activities.Activities{Store: st, Registry: e.reg, Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))})
-	}, worker.Options{Interceptors: e.ints})
-	t.Cleanup(e.worker.Stop)
+	// A worker that dies is noticed within a second.
+	e.run.HeartbeatTimeout = time.Second
+	e.startWorker()
+	t.Cleanup(func() { e.worker.Stop() })
 	e.ctl = &control.Controller{Store: st, Temporal: ts.GetDefaultClient(), Registry: e.reg, TaskQueue: e.queue}
 	return e
+}
+
+// startWorker starts a worker on the env's task queue, as a new worker
+// process would after a crash.
+func (e *env) startWorker() {
+	e.worker = temporalServer().NewWorkerWithOptions(e.queue, func(r worker.Registry) {
+		e.run.Register(r, &activities.Activities{
+			Store: e.store, Registry: e.reg, HeartbeatInterval: 100 * time.Millisecond,
+			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
+		})
+	}, worker.Options{Interceptors: e.ints})
 }
 
 // connect connects an integration and waits for its onboarding to end.

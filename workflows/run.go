@@ -65,6 +65,10 @@ type Run struct {
 	StreamRetry temporal.RetryPolicy
 	// StreamTimeout bounds one attempt of one stream.
 	StreamTimeout time.Duration
+	// HeartbeatTimeout is how soon Temporal gives up on an attempt whose
+	// worker died (the activities heartbeat while they call the API), and
+	// retries it elsewhere instead of waiting out StreamTimeout.
+	HeartbeatTimeout time.Duration
 	// BatchSize is how many pending stream ids are fetched at a time.
 	BatchSize int
 	// MaxStreamsPerExecution bounds the history of one execution; Temporal's
@@ -86,6 +90,7 @@ func DefaultRun() *Run {
 			},
 		},
 		StreamTimeout:          10 * time.Minute,
+		HeartbeatTimeout:       30 * time.Second,
 		BatchSize:              50,
 		MaxStreamsPerExecution: 500,
 	}
@@ -215,6 +220,7 @@ func (r *Run) setup(ctx workflow.Context, in RunInput, p *Progress) *store.Failu
 func (r *Run) processStream(ctx workflow.Context, in RunInput, p *Progress, streamID string) (*activities.Delay, error) {
 	sctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: r.StreamTimeout,
+		HeartbeatTimeout:    r.HeartbeatTimeout,
 		RetryPolicy:         &r.StreamRetry,
 	})
 	var res activities.ProcessStreamResult
@@ -315,6 +321,7 @@ func (r *Run) bookkeeping(ctx workflow.Context) workflow.Context {
 func (r *Run) serviceStep(ctx workflow.Context) workflow.Context {
 	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: r.StreamTimeout,
+		HeartbeatTimeout:    r.HeartbeatTimeout,
 		RetryPolicy:         &r.StreamRetry,
 	})
 }

@@ -42,6 +42,10 @@ type Script struct {
 	RateLimitOnce map[string]time.Duration
 	// SleepAfter makes a stream ask the run to sleep this long.
 	SleepAfter map[string]time.Duration
+	// HoldFirst makes a stream's first attempt take this long (or until it
+	// is cancelled) before it answers, as a slow API would: time to stop a
+	// worker in the middle of it.
+	HoldFirst map[string]time.Duration
 	// PreprocessFails makes preprocess fail always.
 	PreprocessFails bool
 	// CheckWindow: in check runs a page whose oldest record is older than
@@ -133,6 +137,13 @@ func (s *Service) ProcessStream(ctx context.Context, run *integrations.RunContex
 	attempt := s.attempts[key]
 	s.mu.Unlock()
 
+	if d, ok := s.script.HoldFirst[st.Name]; ok && attempt == 1 {
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 	if d, ok := s.script.RateLimitOnce[st.Name]; ok && attempt == 1 {
 		return nil, integrations.RateLimited(time.Now().Add(d), "GET /"+st.Name)
 	}
