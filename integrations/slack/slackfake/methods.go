@@ -53,6 +53,43 @@ func decodeCursor(kind, cursor string) (string, bool) {
 	return key, true
 }
 
+// cursorPage cuts one page out of list, in the order it is served, at the
+// request's cursor: the page starts at the first item (from index from on)
+// that reached says the cursor's key has come to, and the next cursor
+// names the item after the page. ok is false for a cursor the fake did not
+// make, or whose key validKey (when set) rejects: Slack answers
+// invalid_cursor.
+func cursorPage[T any](r *http.Request, kind string, list []T, from, size int, validKey func(string) bool,
+	reached func(item T, key string) bool, keyOf func(T) string) (start, end int, next string, ok bool) {
+	if cur := r.Form.Get("cursor"); cur != "" {
+		key, ok := decodeCursor(kind, cur)
+		if !ok || (validKey != nil && !validKey(key)) {
+			return 0, 0, "", false
+		}
+		start = len(list)
+		for i := from; i < len(list); i++ {
+			if reached(list[i], key) {
+				start = i
+				break
+			}
+		}
+	}
+	end = min(len(list), start+size)
+	if end < len(list) {
+		next = encodeCursor(kind, keyOf(list[end]))
+	}
+	return start, end, next, true
+}
+
+// idReached is cursorPage's test for lists in ascending id order.
+func idReached(id, key string) bool { return id >= key }
+
+// validTS is cursorPage's key check for message cursors.
+func validTS(key string) bool {
+	_, ok := parseTS(key)
+	return ok
+}
+
 // pageSize is the number of items a page holds: `limit` when given (Slack
 // defaults to 100 and caps at 1000), capped by SetMaxLimit and, for
 // history and replies, by the non-Marketplace limit of 15.
@@ -183,24 +220,11 @@ func (s *Server) conversationsList(r *http.Request) (int, any) {
 	}
 	slices.SortFunc(list, func(a, b *Channel) int { return strings.Compare(a.ID, b.ID) })
 
-	start := 0
-	if cur := r.Form.Get("cursor"); cur != "" {
-		key, ok := decodeCursor("channel", cur)
-		if !ok {
-			return http.StatusOK, errorBody("invalid_cursor")
-		}
-		start = len(list)
-		for i, c := range list {
-			if c.ID >= key {
-				start = i
-				break
-			}
-		}
-	}
-	end := min(len(list), start+s.pageSize(r, MethodConversationsList))
-	next := ""
-	if end < len(list) {
-		next = encodeCursor("channel", list[end].ID)
+	start, end, next, ok := cursorPage(r, "channel", list, 0, s.pageSize(r, MethodConversationsList), nil,
+		func(c *Channel, key string) bool { return idReached(c.ID, key) },
+		func(c *Channel) string { return c.ID })
+	if !ok {
+		return http.StatusOK, errorBody("invalid_cursor")
 	}
 	channels := make([]wireChannel, 0, end-start)
 	for _, c := range list[start:end] {
@@ -480,25 +504,17 @@ func (s *Server) conversationsHistory(r *http.Request) (int, any) {
 	sortAscending(list)
 	slices.Reverse(list) // newest first
 
-	start := 0
-	if cur := r.Form.Get("cursor"); cur != "" {
-		key, ok := decodeCursor("next_ts", cur)
-		k, okTS := parseTS(key)
-		if !ok || !okTS {
-			return http.StatusOK, errorBody("invalid_cursor")
-		}
-		start = len(list)
-		for i, m := range list {
-			if mk, _ := parseTS(m.TS); !k.less(mk) { // m.ts <= cursor
-				start = i
-				break
-			}
-		}
-	}
-	end := min(len(list), start+s.pageSize(r, MethodConversationsHistory))
-	next := ""
-	if end < len(list) {
-		next = encodeCursor("next_ts", list[end].TS)
+	// Newest first: the page starts at the first message at or before the
+	// cursor's ts.
+	start, end, next, ok := cursorPage(r, "next_ts", list, 0, s.pageSize(r, MethodConversationsHistory), validTS,
+		func(m *Message, key string) bool {
+			k, _ := parseTS(key)
+			mk, _ := parseTS(m.TS)
+			return !k.less(mk)
+		},
+		func(m *Message) string { return m.TS })
+	if !ok {
+		return http.StatusOK, errorBody("invalid_cursor")
 	}
 	msgs := make([]wireMessage, 0, end-start)
 	for _, m := range list[start:end] {
@@ -543,25 +559,17 @@ func (s *Server) conversationsReplies(r *http.Request) (int, any) {
 		}
 	}
 
-	start := 0
-	if cur := r.Form.Get("cursor"); cur != "" {
-		key, ok := decodeCursor("next_ts", cur)
-		k, okTS := parseTS(key)
-		if !ok || !okTS {
-			return http.StatusOK, errorBody("invalid_cursor")
-		}
-		start = len(list)
-		for i, m := range list[1:] {
-			if mk, _ := parseTS(m.TS); !mk.less(k) { // m.ts >= cursor
-				start = i + 1
-				break
-			}
-		}
-	}
-	end := min(len(list), start+s.pageSize(r, MethodConversationsReplies))
-	next := ""
-	if end < len(list) {
-		next = encodeCursor("next_ts", list[end].TS)
+	// The parent comes first on page one only; later pages start at the
+	// first reply at or after the cursor's ts.
+	start, end, next, ok := cursorPage(r, "next_ts", list, 1, s.pageSize(r, MethodConversationsReplies), validTS,
+		func(m *Message, key string) bool {
+			k, _ := parseTS(key)
+			mk, _ := parseTS(m.TS)
+			return !mk.less(k)
+		},
+		func(m *Message) string { return m.TS })
+	if !ok {
+		return http.StatusOK, errorBody("invalid_cursor")
 	}
 	msgs := make([]wireMessage, 0, end-start)
 	for _, m := range list[start:end] {
@@ -584,24 +592,10 @@ func (s *Server) conversationsMembers(r *http.Request) (int, any) {
 	}
 	ids := append([]string(nil), c.Members...)
 	slices.Sort(ids)
-	start := 0
-	if cur := r.Form.Get("cursor"); cur != "" {
-		key, ok := decodeCursor("user", cur)
-		if !ok {
-			return http.StatusOK, errorBody("invalid_cursor")
-		}
-		start = len(ids)
-		for i, id := range ids {
-			if id >= key {
-				start = i
-				break
-			}
-		}
-	}
-	end := min(len(ids), start+s.pageSize(r, MethodConversationsMembers))
-	next := ""
-	if end < len(ids) {
-		next = encodeCursor("user", ids[end])
+	start, end, next, ok := cursorPage(r, "user", ids, 0, s.pageSize(r, MethodConversationsMembers), nil,
+		idReached, func(id string) string { return id })
+	if !ok {
+		return http.StatusOK, errorBody("invalid_cursor")
 	}
 	return http.StatusOK, struct {
 		OK      bool              `json:"ok"`
@@ -715,24 +709,11 @@ func (s *Server) usersList(r *http.Request) (int, any) {
 		users = append(users, &s.world.Users[i])
 	}
 	slices.SortFunc(users, func(a, b *User) int { return strings.Compare(a.ID, b.ID) })
-	start := 0
-	if cur := r.Form.Get("cursor"); cur != "" {
-		key, ok := decodeCursor("user", cur)
-		if !ok {
-			return http.StatusOK, errorBody("invalid_cursor")
-		}
-		start = len(users)
-		for i, u := range users {
-			if u.ID >= key {
-				start = i
-				break
-			}
-		}
-	}
-	end := min(len(users), start+s.pageSize(r, MethodUsersList))
-	next := ""
-	if end < len(users) {
-		next = encodeCursor("user", users[end].ID)
+	start, end, next, ok := cursorPage(r, "user", users, 0, s.pageSize(r, MethodUsersList), nil,
+		func(u *User, key string) bool { return idReached(u.ID, key) },
+		func(u *User) string { return u.ID })
+	if !ok {
+		return http.StatusOK, errorBody("invalid_cursor")
 	}
 	members := make([]wireUser, 0, end-start)
 	for _, u := range users[start:end] {
