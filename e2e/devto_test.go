@@ -10,7 +10,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/crowdflow/crowdflow/control"
@@ -107,11 +106,8 @@ func TestDevtoOnboardingThenChecks(t *testing.T) {
 	}, 10*time.Second, 200*time.Millisecond, "no workflow found by %s", query)
 
 	// A check with nothing new adds nothing and fetches no comments.
-	before := e.snapshot()
 	e.fake.ResetCounts()
-	_, state = e.start(started.IntegrationID, false)
-	require.Equal(t, store.RunProcessed, state)
-	assert.Equal(t, before, e.snapshot())
+	e.checkAddsNothing(started.IntegrationID)
 	assert.Equal(t, 0, e.fake.Requests("/comments"))
 
 	// A new reply: the check fetches that article alone and adds exactly it.
@@ -144,16 +140,7 @@ func TestDevtoRateLimitDelaysTheRun(t *testing.T) {
 	assert.Equal(t, 0, e.count(`SELECT count(*) FROM "integrationStreams" WHERE retries IS NOT NULL`), "a rate limit spends no retry attempt")
 
 	// The wait was a durable timer in the workflow's history.
-	timers := 0
-	it := e.ctl.Temporal.GetWorkflowHistory(context.Background(), started.WorkflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() {
-		ev, err := it.Next()
-		require.NoError(t, err)
-		if ev.GetEventType() == enumspb.EVENT_TYPE_TIMER_STARTED {
-			timers++
-		}
-	}
-	assert.Equal(t, 1, timers)
+	assert.Equal(t, 1, e.history(started).Timers)
 }
 
 func TestDevtoThroughTheStarter(t *testing.T) {

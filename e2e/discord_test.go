@@ -240,11 +240,7 @@ func TestDiscordOnboardingThenChecks(t *testing.T) {
 		sorted(e.strings(`SELECT name || ':' || (metadata->>'name') FROM "integrationStreams" WHERE "runId" = $1`, check.RunID)))
 	assert.Empty(t, e.callsTo("/members"))
 
-	// A second check with nothing new adds nothing.
-	before := e.snapshot()
-	_, state = e.start(started.IntegrationID, false)
-	require.Equal(t, store.RunProcessed, state)
-	assert.Equal(t, before, e.snapshot())
+	e.checkAddsNothing(started.IntegrationID)
 	assert.Equal(t, []string{"processed", "processed", "processed"}, e.strings(`SELECT state FROM "integrationRuns"`))
 }
 

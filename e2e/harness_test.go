@@ -7,14 +7,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/interceptor"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
@@ -219,4 +223,109 @@ func (e *env) runStarter(extraEnv []string, args ...string) (stdout, stderr stri
 		require.NoError(e.t, err)
 	}
 	return out.String(), errOut.String(), code
+}
+
+// activityKeys lists the stored activities as type|sourceId|sourceParentId|username|channel,
+// sorted.
+func (e *env) activityKeys() []string {
+	return sorted(e.strings(`SELECT concat_ws('|', type, "sourceId", coalesce("sourceParentId", ''), username, coalesce(channel, ''))
+		FROM activities`))
+}
+
+// runHistory is what one workflow execution's history shows of the run's
+// waits.
+type runHistory struct {
+	// Timers counts the TIMER_STARTED events.
+	Timers int
+	// Delays are the reasons of the waits (the DelayRun activities' inputs).
+	Delays []string
+	// Retries counts the activity attempts after the first.
+	Retries int
+}
+
+func (e *env) history(s control.Started) runHistory {
+	e.t.Helper()
+	var h runHistory
+	it := e.ctl.Temporal.GetWorkflowHistory(context.Background(), s.WorkflowID, s.WorkflowRunID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(e.t, err)
+		switch ev.GetEventType() {
+		case enumspb.EVENT_TYPE_TIMER_STARTED:
+			h.Timers++
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
+			if ev.GetActivityTaskStartedEventAttributes().GetAttempt() > 1 {
+				h.Retries++
+			}
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+			attrs := ev.GetActivityTaskScheduledEventAttributes()
+			if attrs.GetActivityType().GetName() != "DelayRun" {
+				continue
+			}
+			var in activities.DelayRunInput
+			require.NoError(e.t, converter.GetDefaultDataConverter().FromPayloads(attrs.GetInput(), &in))
+			h.Delays = append(h.Delays, in.Delay.Reason)
+		}
+	}
+	return h
+}
+
+// watchDelays polls the runs until stop is called, and stop returns the
+// reasons of the delays it saw, as the run rows showed them: state
+// delayed, with a delayedUntil in the future.
+func (e *env) watchDelays() (stop func() []string) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan []string)
+	go func() {
+		var seen []string
+		for ctx.Err() == nil {
+			rows, err := e.store.Pool().Query(ctx, `SELECT "delayReason" FROM "integrationRuns"
+				WHERE state = 'delayed' AND "delayedUntil" > now()`)
+			if err == nil {
+				for rows.Next() {
+					var r string
+					if rows.Scan(&r) == nil && !slices.Contains(seen, r) {
+						seen = append(seen, r)
+					}
+				}
+				rows.Close()
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		done <- seen
+	}()
+	return func() []string {
+		cancel()
+		return <-done
+	}
+}
+
+// sorted sorts xs in byte order (the database's collation may differ).
+func sorted(xs []string) []string {
+	slices.Sort(xs)
+	return xs
+}
+
+// without returns the lines of b that are not in a.
+func without(b, a []string) []string {
+	var out []string
+	for _, l := range b {
+		if !slices.Contains(a, l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// checkAddsNothing runs a check on data that has not changed: it must end
+// processed and leave every stored row as it was.
+func (e *env) checkAddsNothing(integrationID string) {
+	e.t.Helper()
+	before := e.snapshot()
+	_, state := e.start(integrationID, false)
+	require.Equal(e.t, store.RunProcessed, state)
+	assert.Equal(e.t, before, e.snapshot(), "a check with nothing new adds nothing")
 }

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -10,11 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/converter"
 
-	"github.com/crowdflow/crowdflow/activities"
-	"github.com/crowdflow/crowdflow/control"
 	"github.com/crowdflow/crowdflow/integrations"
 	"github.com/crowdflow/crowdflow/integrations/slack"
 	"github.com/crowdflow/crowdflow/integrations/slack/slackfake"
@@ -124,101 +119,6 @@ func slackLink(channel, ts string) string {
 	return "https://acme-e2e.slack.com/archives/" + channel + "/p" + strings.Replace(ts, ".", "", 1)
 }
 
-// activityKeys lists the stored activities as type|sourceId|sourceParentId|username|channel,
-// sorted.
-func (e *env) activityKeys() []string {
-	return sorted(e.strings(`SELECT concat_ws('|', type, "sourceId", coalesce("sourceParentId", ''), username, coalesce(channel, ''))
-		FROM activities`))
-}
-
-// runHistory is what one workflow execution's history shows of the run's
-// waits.
-type runHistory struct {
-	// Timers counts the TIMER_STARTED events.
-	Timers int
-	// Delays are the reasons of the waits (the DelayRun activities' inputs).
-	Delays []string
-	// Retries counts the activity attempts after the first.
-	Retries int
-}
-
-func (e *env) history(s control.Started) runHistory {
-	e.t.Helper()
-	var h runHistory
-	it := e.ctl.Temporal.GetWorkflowHistory(context.Background(), s.WorkflowID, s.WorkflowRunID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() {
-		ev, err := it.Next()
-		require.NoError(e.t, err)
-		switch ev.GetEventType() {
-		case enumspb.EVENT_TYPE_TIMER_STARTED:
-			h.Timers++
-		case enumspb.EVENT_TYPE_ACTIVITY_TASK_STARTED:
-			if ev.GetActivityTaskStartedEventAttributes().GetAttempt() > 1 {
-				h.Retries++
-			}
-		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-			attrs := ev.GetActivityTaskScheduledEventAttributes()
-			if attrs.GetActivityType().GetName() != "DelayRun" {
-				continue
-			}
-			var in activities.DelayRunInput
-			require.NoError(e.t, converter.GetDefaultDataConverter().FromPayloads(attrs.GetInput(), &in))
-			h.Delays = append(h.Delays, in.Delay.Reason)
-		}
-	}
-	return h
-}
-
-// watchDelays polls the runs until stop is called, and stop returns the
-// reasons of the delays it saw, as the run rows showed them: state
-// delayed, with a delayedUntil in the future.
-func (e *env) watchDelays() (stop func() []string) {
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan []string)
-	go func() {
-		var seen []string
-		for ctx.Err() == nil {
-			rows, err := e.store.Pool().Query(ctx, `SELECT "delayReason" FROM "integrationRuns"
-				WHERE state = 'delayed' AND "delayedUntil" > now()`)
-			if err == nil {
-				for rows.Next() {
-					var r string
-					if rows.Scan(&r) == nil && !slices.Contains(seen, r) {
-						seen = append(seen, r)
-					}
-				}
-				rows.Close()
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-		done <- seen
-	}()
-	return func() []string {
-		cancel()
-		return <-done
-	}
-}
-
-// sorted sorts xs in byte order (the database's collation may differ).
-func sorted(xs []string) []string {
-	slices.Sort(xs)
-	return xs
-}
-
-// without returns the lines of b that are not in a.
-func without(b, a []string) []string {
-	var out []string
-	for _, l := range b {
-		if !slices.Contains(a, l) {
-			out = append(out, l)
-		}
-	}
-	return out
-}
-
 func (s *slackWorld) onboardedKeys() []string {
 	return []string{
 		"channel_joined|" + slackJoin(slGeneral, slAda) + "||ada|general",
@@ -323,11 +223,7 @@ func TestSlackOnboardingThenChecks(t *testing.T) {
 	assert.Zero(t, e.fake.Calls(slackfake.MethodConversationsMembers))
 	assert.Equal(t, 1, e.fake.Calls(slackfake.MethodUsersInfo), "eve alone is looked up")
 
-	// A second check with nothing new adds nothing.
-	before := e.snapshot()
-	_, state = e.start(started.IntegrationID, false)
-	require.Equal(t, store.RunProcessed, state)
-	assert.Equal(t, before, e.snapshot())
+	e.checkAddsNothing(started.IntegrationID)
 	assert.Equal(t, []string{"processed", "processed", "processed"}, e.strings(`SELECT state FROM "integrationRuns"`))
 }
 
