@@ -1,13 +1,11 @@
 package discord_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 	"github.com/crowdflow/crowdflow/integrations/discord"
 	"github.com/crowdflow/crowdflow/integrations/discord/discordfake"
 	"github.com/crowdflow/crowdflow/internal/apicontract"
+	"github.com/crowdflow/crowdflow/internal/syncbuf"
 )
 
 const testToken = "test-bot-token-7f3a9c"
@@ -28,7 +27,7 @@ type env struct {
 	fake *discordfake.Fake
 	srv  *httptest.Server
 	svc  *discord.Service
-	logs *syncBuffer
+	logs *syncbuf.Buffer
 }
 
 type envOpts struct {
@@ -48,7 +47,7 @@ func newEnv(t *testing.T, w discordfake.World, o envOpts) *env {
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { checkContract(t, rec.Exchanges()) })
 	svc := discord.New(discord.Options{APIURL: srv.URL, HTTPClient: srv.Client(), APIVersion: o.apiVersion, Now: o.now})
-	return &env{fake: fake, srv: srv, svc: svc, logs: &syncBuffer{}}
+	return &env{fake: fake, srv: srv, svc: svc, logs: &syncbuf.Buffer{}}
 }
 
 // run returns a RunContext for the env's guild.
@@ -168,21 +167,4 @@ func callsTo(f *discordfake.Fake, suffix string) []discordfake.Call {
 		}
 	}
 	return out
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,12 +1,10 @@
 package slack
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/crowdflow/crowdflow/integrations"
 	"github.com/crowdflow/crowdflow/integrations/slack/slackfake"
 	"github.com/crowdflow/crowdflow/internal/apicontract"
+	"github.com/crowdflow/crowdflow/internal/syncbuf"
 )
 
 // The test workspace. IDs follow Slack's patterns, which the contract
@@ -124,7 +123,7 @@ type env struct {
 	fake *slackfake.Server
 	rec  *apicontract.Recorder
 	svc  *Service
-	logs *syncBuffer
+	logs *syncbuf.Buffer
 	// noContract, when set, is why this test's exchanges are not checked.
 	noContract string
 }
@@ -136,7 +135,7 @@ func newEnv(t *testing.T, w slackfake.World, pageSize int) *env {
 	rec := apicontract.NewRecorder(fake)
 	srv := httptest.NewServer(rec)
 	e := &env{
-		t: t, fake: fake, rec: rec, logs: &syncBuffer{},
+		t: t, fake: fake, rec: rec, logs: &syncbuf.Buffer{},
 		svc: New(Options{APIURL: srv.URL, PageSize: pageSize, Now: func() time.Time { return startedAt }}),
 	}
 	t.Cleanup(func() {
@@ -222,22 +221,4 @@ func (e *env) run(run *integrations.RunContext) runOut {
 	out.settings, err = e.svc.Postprocess(ctx, run, integrations.RunOutcome{})
 	require.NoError(e.t, err)
 	return out
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -1,14 +1,12 @@
 package devmode
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,29 +20,12 @@ import (
 	"github.com/crowdflow/crowdflow/integrations/registry"
 	"github.com/crowdflow/crowdflow/internal/config"
 	"github.com/crowdflow/crowdflow/internal/pgtest"
+	"github.com/crowdflow/crowdflow/internal/syncbuf"
 	"github.com/crowdflow/crowdflow/store"
 	"github.com/crowdflow/crowdflow/workflows"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
-
-// syncBuffer collects the printed summary.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // devWorker is one start of the dev mode with a worker on it, wired as
 // worker/main.go wires it.
@@ -53,13 +34,13 @@ type devWorker struct {
 	store  *store.Store
 	client client.Client
 	worker worker.Worker
-	out    *syncBuffer
+	out    *syncbuf.Buffer
 	cancel context.CancelFunc
 }
 
 func startDev(t *testing.T, ctx context.Context, opts Options, cfg config.Config) *devWorker {
 	t.Helper()
-	out := &syncBuffer{}
+	out := &syncbuf.Buffer{}
 	opts.Out = out
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	env, err := Start(ctx, opts, cfg, registry.Default(), logger)
