@@ -158,13 +158,18 @@ func (a *Activities) GetStreams(ctx context.Context, in RunRef) (GetStreamsResul
 type NextStreamsInput struct {
 	RunID string
 	Limit int
+	// CountPending asks for the number of pending streams too. The
+	// workflow asks once per execution and keeps the count itself after
+	// that: counting on every batch would scan a long run's queue again and
+	// again.
+	CountPending bool
 }
 
 // NextStreamsResult is the head of the run's queue.
 type NextStreamsResult struct {
 	IDs []string
-	// Pending counts every pending stream of the run, for the progress
-	// query.
+	// Pending counts every pending stream of the run (when asked), for the
+	// progress query.
 	Pending int
 }
 
@@ -174,11 +179,15 @@ func (a *Activities) NextStreams(ctx context.Context, in NextStreamsInput) (Next
 	if err != nil {
 		return NextStreamsResult{}, wrap(err, "list pending streams")
 	}
-	counts, err := a.Store.StreamCounts(ctx, in.RunID)
-	if err != nil {
-		return NextStreamsResult{}, wrap(err, "count streams")
+	out := NextStreamsResult{IDs: ids}
+	if in.CountPending {
+		counts, err := a.Store.StreamCounts(ctx, in.RunID)
+		if err != nil {
+			return NextStreamsResult{}, wrap(err, "count streams")
+		}
+		out.Pending = counts[store.StreamPending]
 	}
-	return NextStreamsResult{IDs: ids, Pending: counts[store.StreamPending]}, nil
+	return out, nil
 }
 
 // ProcessStreamInput names the stream to process.

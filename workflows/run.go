@@ -123,14 +123,17 @@ func (r *Run) Execute(ctx workflow.Context, in RunInput) (*RunResult, error) {
 	}
 
 	processed := 0
+	counted := false
 	for {
 		p.Step = "streams"
 		var next activities.NextStreamsResult
 		if err := workflow.ExecuteActivity(r.bookkeeping(ctx), a.NextStreams,
-			activities.NextStreamsInput{RunID: in.RunID, Limit: r.BatchSize}).Get(ctx, &next); err != nil {
+			activities.NextStreamsInput{RunID: in.RunID, Limit: r.BatchSize, CountPending: !counted}).Get(ctx, &next); err != nil {
 			return r.finish(ctx, in, p, &store.Failure{ErrorPoint: "next_streams", Message: err.Error()})
 		}
-		p.StreamsPending = next.Pending
+		if !counted {
+			p.StreamsPending, counted = next.Pending, true
+		}
 		if len(next.IDs) == 0 {
 			break
 		}
@@ -140,9 +143,6 @@ func (r *Run) Execute(ctx workflow.Context, in RunInput) (*RunResult, error) {
 				return nil, err
 			}
 			processed++
-			if p.StreamsPending > 0 {
-				p.StreamsPending--
-			}
 			if delay != nil {
 				if err := r.sleep(ctx, in.RunID, p, *delay); err != nil {
 					return nil, err
@@ -235,6 +235,7 @@ func (r *Run) processStream(ctx workflow.Context, in RunInput, p *Progress, stre
 			attempts = 1
 		}
 		p.StreamsFailed++
+		p.StreamsPending = max(p.StreamsPending-1, 0)
 		workflow.GetLogger(ctx).Warn("stream failed", "streamId", streamID, "error", err)
 		if ferr := workflow.ExecuteActivity(r.bookkeeping(ctx), a.FailStream, activities.FailStreamInput{
 			StreamID: streamID, Attempts: attempts, Message: rootMessage(err),
@@ -244,7 +245,10 @@ func (r *Run) processStream(ctx workflow.Context, in RunInput, p *Progress, stre
 		return nil, nil
 	}
 	if res.Committed {
+		// The stream leaves the queue; its new streams and next page join
+		// it (a rate-limited stream stays where it was).
 		p.StreamsProcessed++
+		p.StreamsPending = max(p.StreamsPending-1+res.NewStreams, 0)
 	}
 	p.Records += int64(res.Records)
 	if res.Delay.Until.IsZero() {
