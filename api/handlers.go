@@ -32,6 +32,11 @@ type ConnectRequest struct {
 	// Token is the platform's API token; it is stored on the integration
 	// and never sent back.
 	Token string `json:"token"`
+	// RefreshToken is stored beside the token where tokens expire; never sent back.
+	RefreshToken string `json:"refreshToken"`
+	// Identifier is the platform's id of what is connected (a GitHub App
+	// installation id, a Twitter profile id).
+	Identifier string `json:"identifier"`
 }
 
 // StartRunRequest is the body of POST /api/v1/integrations/{id}/runs; an
@@ -146,6 +151,7 @@ func (s *server) connect(w http.ResponseWriter, r *http.Request) {
 	}
 	in := control.ConnectInput{
 		TenantID: chi.URLParam(r, "tenantId"), Platform: req.Platform, Settings: req.Settings, Token: req.Token,
+		RefreshToken: req.RefreshToken, Identifier: req.Identifier,
 	}
 	// Validation first: bad input is a 400 whatever the state of Temporal.
 	if _, err := s.ctl.ValidateConnect(in); err != nil {

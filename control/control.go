@@ -76,6 +76,13 @@ type ConnectInput struct {
 	Platform string
 	Settings json.RawMessage
 	Token    string
+	// RefreshToken is stored beside the token for platforms whose tokens
+	// expire (Twitter's OAuth2 pair).
+	RefreshToken string
+	// Identifier is the platform's own id of what was connected (a GitHub
+	// App installation id, a Twitter profile id); stored in
+	// integrations."integrationIdentifier".
+	Identifier string
 	// NoOnboard stores the integration without starting its onboarding.
 	NoOnboard bool
 }
@@ -131,6 +138,7 @@ func (c *Controller) Connect(ctx context.Context, in ConnectInput) (Started, err
 	}
 	id, err := c.Store.CreateIntegration(ctx, store.NewIntegration{
 		TenantID: in.TenantID, Platform: in.Platform, Status: status, Settings: settings, Token: in.Token,
+		RefreshToken: in.RefreshToken, Identifier: in.Identifier,
 	})
 	if err != nil {
 		return Started{}, err

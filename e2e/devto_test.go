@@ -147,11 +147,17 @@ func TestDevtoRateLimitDelaysTheRun(t *testing.T) {
 func TestDevtoThroughTheStarter(t *testing.T) {
 	e := newDevtoEnv(t)
 	apiEnv := []string{"DEVTO_API_URL=" + e.url}
-	out, errOut, code := e.runStarter(apiEnv, "connect", "--tenant", "6d1f4c1a-2b3c-4d5e-8f90-a1b2c3d4e5f6",
-		"--platform", "devto", "--settings", devtoSettings)
+	// --identifier and the refresh token are general connect inputs: stored
+	// as given, whether or not the platform uses them.
+	out, errOut, code := e.runStarter(append(apiEnv, "INTEGRATION_REFRESH_TOKEN=r-1"), "connect", "--tenant", "6d1f4c1a-2b3c-4d5e-8f90-a1b2c3d4e5f6",
+		"--platform", "devto", "--settings", devtoSettings, "--identifier", "acct-42")
 	require.Equal(t, 0, code, errOut)
 	id := strings.TrimSpace(out)
 	require.True(t, store.ValidUUID(id), "stdout is the integration id alone: %q", out)
+	stored, err := e.store.GetIntegration(context.Background(), id)
+	require.NoError(t, err)
+	assert.Equal(t, "acct-42", stored.Identifier)
+	assert.Equal(t, "r-1", stored.RefreshToken)
 	active, err := e.store.ActiveRun(context.Background(), id)
 	if err == nil {
 		require.Equal(t, store.RunProcessed, e.wait(control.Started{IntegrationID: id, RunID: active.ID, WorkflowID: "integration/" + id}))

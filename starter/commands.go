@@ -106,7 +106,7 @@ func connectCmd(e *env) *cobra.Command {
 	var in control.ConnectInput
 	var settings string
 	cmd := &cobra.Command{
-		Use:   "connect --tenant ID --platform P --settings JSON [--token T] [--no-onboard]",
+		Use:   "connect --tenant ID --platform P --settings JSON [--token T] [--refresh-token R] [--identifier ID] [--no-onboard]",
 		Short: "Store an integration and start its onboarding run; prints the integration id",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -114,6 +114,9 @@ func connectCmd(e *env) *cobra.Command {
 			in.Settings = json.RawMessage(settings)
 			if in.Token == "" {
 				in.Token = os.Getenv("INTEGRATION_TOKEN")
+			}
+			if in.RefreshToken == "" {
+				in.RefreshToken = os.Getenv("INTEGRATION_REFRESH_TOKEN")
 			}
 			// Validate before connecting anywhere: bad input is reported the
 			// same with or without a database.
@@ -141,6 +144,8 @@ func connectCmd(e *env) *cobra.Command {
 	f.StringVar(&in.Platform, "platform", "", "platform: "+strings.Join(registry.Default().Platforms(), ", "))
 	f.StringVar(&settings, "settings", "{}", "the platform's settings as a JSON object")
 	f.StringVar(&in.Token, "token", "", "API token of the integration (or INTEGRATION_TOKEN)")
+	f.StringVar(&in.RefreshToken, "refresh-token", "", "refresh token of the integration, for platforms whose tokens expire (or INTEGRATION_REFRESH_TOKEN)")
+	f.StringVar(&in.Identifier, "identifier", "", "the platform's id of what is connected (a GitHub App installation id, a Twitter profile id)")
 	f.BoolVar(&in.NoOnboard, "no-onboard", false, "store the integration without starting its onboarding")
 	_ = cmd.MarkFlagRequired("tenant")
 	_ = cmd.MarkFlagRequired("platform")

@@ -90,12 +90,13 @@ type Integration struct {
 
 // NewIntegration is what connect stores.
 type NewIntegration struct {
-	TenantID   string
-	Platform   string
-	Status     string
-	Settings   json.RawMessage
-	Token      string
-	Identifier string
+	TenantID     string
+	Platform     string
+	Status       string
+	Settings     json.RawMessage
+	Token        string
+	RefreshToken string
+	Identifier   string
 }
 
 // CreateIntegration creates the tenant when it is new and stores the
@@ -110,9 +111,9 @@ func (s *Store) CreateIntegration(ctx context.Context, in NewIntegration) (strin
 		if len(settings) == 0 {
 			settings = json.RawMessage(`{}`)
 		}
-		_, err := tx.Exec(ctx, `INSERT INTO integrations (id, "tenantId", platform, status, settings, token, "integrationIdentifier")
-			VALUES ($1, $2, $3, $4, $5, nullif($6, ''), nullif($7, ''))`,
-			id, in.TenantID, in.Platform, in.Status, settings, in.Token, in.Identifier)
+		_, err := tx.Exec(ctx, `INSERT INTO integrations (id, "tenantId", platform, status, settings, token, "refreshToken", "integrationIdentifier")
+			VALUES ($1, $2, $3, $4, $5, nullif($6, ''), nullif($7, ''), nullif($8, ''))`,
+			id, in.TenantID, in.Platform, in.Status, settings, in.Token, in.RefreshToken, in.Identifier)
 		return err
 	})
 	if err != nil {
