@@ -10,7 +10,7 @@ import (
 // API owner's description, discord.trimmed.json. newEnv calls it when each
 // test ends, so every response the service tests provoke is checked.
 //
-// Relaxations, each for a known defect (apispecs/README.md) or a status the
+// Relaxations, each for a known defect (testdata/apispecs/README.md) or a status the
 // spec does not describe:
 func checkContract(t *testing.T, ex []apicontract.Exchange) {
 	t.Helper()
@@ -54,7 +54,7 @@ func checkContract(t *testing.T, ex []apicontract.Exchange) {
 		apicontract.PatchSpec(
 			"4xx: InnerErrors lists Error objects, whose code is an integer; the field errors of an Invalid Form Body (50035) "+
 				`carry string codes, e.g. {"code": "BASE_TYPE_REQUIRED", "message": "This field is required"} in Discord's docs. `+
-				"Not in apispecs/README.md; only the fake's own tests provoke a 400",
+				"Not in testdata/apispecs/README.md; only the fake's own tests provoke a 400",
 			func(doc map[string]any) {
 				inner := apicontract.Lookup(doc, "components", "schemas", "InnerErrors", "properties", "_errors")
 				inner["items"] = map[string]any{

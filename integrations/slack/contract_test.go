@@ -23,12 +23,12 @@ import (
 // The contract test: every exchange the fake serves in this package's
 // tests (newEnv registers the check) is validated
 //
-//  1. against Slack's own OpenAPI description (apispecs/
+//  1. against Slack's own OpenAPI description (testdata/apispecs/
 //     slack.oas3.relaxed.trimmed.json, the copy without
 //     additionalProperties:false), with the relaxations below, each for a
-//     defect apispecs/README.md or api-quirks.md §2.1 lists; and
+//     defect testdata/apispecs/README.md or api-quirks.md §2.1 lists; and
 //  2. against the key paths the Slack SDK team recorded from the real API
-//     (apispecs/slack_keypaths/<method>.keypaths.txt): every key path the
+//     (testdata/apispecs/slack_keypaths/<method>.keypaths.txt): every key path the
 //     fake sends must be there, with the same JSON type.
 
 const slackSpec = "slack.oas3.relaxed.trimmed.json"
@@ -69,7 +69,7 @@ func slackSpecOptions() []apicontract.Option {
 			}),
 		apicontract.PatchSpec(
 			"the error enums are stale and incomplete (history lacks not_in_channel; invalid_cursor is listed for two "+
-				"methods only): error codes are not validated against them (apispecs/README.md)",
+				"methods only): error codes are not validated against them (testdata/apispecs/README.md)",
 			func(doc map[string]any) {
 				for _, p := range apicontract.Lookup(doc, "paths") {
 					resp := p.(map[string]any)["get"].(map[string]any)["responses"].(map[string]any)
@@ -79,7 +79,7 @@ func slackSpecOptions() []apicontract.Option {
 			}),
 		apicontract.PatchSpec(
 			"objs_user_profile requires `fields`, which users.info leaves out (the recorded users.info samples have no "+
-				"profile.fields; apispecs/README.md: the profile requires fields the API omits)",
+				"profile.fields; testdata/apispecs/README.md: the profile requires fields the API omits)",
 			func(doc map[string]any) {
 				prof := apicontract.Lookup(doc, "components", "schemas", "objs_user_profile")
 				var req []any
@@ -171,7 +171,7 @@ var (
 	keyPathsCache = map[string]map[string]bool{}
 )
 
-// loadKeyPaths reads apispecs/slack_keypaths/<method>.keypaths.txt: one
+// loadKeyPaths reads testdata/apispecs/slack_keypaths/<method>.keypaths.txt: one
 // "path type" a line.
 func loadKeyPaths(method string) (map[string]bool, error) {
 	keyPathsMu.Lock()

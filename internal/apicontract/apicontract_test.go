@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -22,6 +23,7 @@ type fakeTB struct {
 	mu         sync.Mutex
 	errors     []string
 	fatal      string
+	skipped    string
 }
 
 func (f *fakeTB) Helper()                    {}
@@ -30,6 +32,12 @@ func (f *fakeTB) Errorf(fm string, a ...any) { f.add(fmt.Sprintf(fm, a...)) }
 func (f *fakeTB) Fatalf(fm string, a ...any) {
 	f.mu.Lock()
 	f.fatal = fmt.Sprintf(fm, a...)
+	f.mu.Unlock()
+	runtime.Goexit()
+}
+func (f *fakeTB) Skipf(fm string, a ...any) {
+	f.mu.Lock()
+	f.skipped = fmt.Sprintf(fm, a...)
 	f.mu.Unlock()
 	runtime.Goexit()
 }
@@ -258,25 +266,42 @@ func TestPatchThatNoLongerFitsFails(t *testing.T) {
 	assert.Contains(t, f.fatal, "paths > /dogs")
 }
 
-func TestLoadSpecNeverSkips(t *testing.T) {
+func TestLoadSpecFailsOnAMissingSpec(t *testing.T) {
 	t.Setenv(EnvSpecsDir, filepath.Join(t.TempDir(), "nowhere"))
-	f := runTB(func(tb testing.TB) { LoadSpec(tb, "forem.v1.trimmed.json") })
+	f := runTB(func(tb testing.TB) { LoadSpec(tb, "discord.trimmed.json") })
 	assert.Contains(t, f.fatal, EnvSpecsDir)
 
 	t.Setenv(EnvSpecsDir, "testdata")
 	f = runTB(func(tb testing.TB) { LoadSpec(tb, "missing.json") })
 	assert.Contains(t, f.fatal, "missing.json")
 	assert.Contains(t, f.fatal, EnvSpecsDir)
+	assert.Empty(t, f.skipped)
 
 	spec := LoadSpec(t, "pets.json")
 	assert.NotNil(t, spec)
 }
 
-// TestSharedSpecsLoad loads every shared spec the fakes are checked
-// against, 3.0 and 3.1 alike, with the real folder lookup.
-func TestSharedSpecsLoad(t *testing.T) {
+// TestUnlicensedSpecSkipsWithItsReason: a spec the repository may not ship
+// (notShipped) skips its test, naming the file, the licence problem and how
+// to supply it, instead of failing a plain clone.
+func TestUnlicensedSpecSkipsWithItsReason(t *testing.T) {
+	t.Setenv(EnvSpecsDir, "testdata")
+	f := runTB(func(tb testing.TB) { LoadSpec(tb, "forem.v1.trimmed.json") })
+	assert.Empty(t, f.fatal)
+	assert.Contains(t, f.skipped, "forem.v1.trimmed.json")
+	assert.Contains(t, f.skipped, "no licence")
+	assert.Contains(t, f.skipped, EnvSpecsDir)
+}
+
+// TestRepoSpecsLoad loads every spec the repository ships, 3.0 and 3.1
+// alike, with the real folder lookup (no APISPECS_DIR: the files in
+// testdata/apispecs).
+func TestRepoSpecsLoad(t *testing.T) {
+	t.Setenv(EnvSpecsDir, "")
+	dir, err := SpecsDir()
+	require.NoError(t, err)
+	assert.Equal(t, filepath.Join("testdata", "apispecs"), filepath.Join(filepath.Base(filepath.Dir(dir)), filepath.Base(dir)))
 	for _, f := range []string{
-		"forem.v1.trimmed.json",
 		"discord.trimmed.json",
 		"slack.oas3.trimmed.json",
 		"slack.oas3.relaxed.trimmed.json",
@@ -284,6 +309,10 @@ func TestSharedSpecsLoad(t *testing.T) {
 		"x.latest.trimmed.json",
 	} {
 		t.Run(f, func(t *testing.T) { LoadSpec(t, f) })
+	}
+	for f := range notShipped {
+		_, err := os.Stat(filepath.Join(dir, f))
+		assert.True(t, os.IsNotExist(err), "%s is listed as not shipped but is in %s", f, dir)
 	}
 }
 

@@ -1,11 +1,12 @@
 // Package apicontract proves that the project's fake API servers answer the
 // way the real APIs do, by checking what they serve against the API owners'
-// own OpenAPI descriptions (the shared apispecs folder).
+// own OpenAPI descriptions, kept in the repository's testdata/apispecs
+// (testdata/apispecs/README.md gives each file's source, version and licence).
 //
 // A test puts a Recorder in front of a fake, runs the service flows through
 // it, and hands the recorded exchanges to Spec.Check:
 //
-//	spec := apicontract.LoadSpec(t, "forem.v1.trimmed.json",
+//	spec := apicontract.LoadSpec(t, "discord.trimmed.json",
 //		apicontract.SkipStatus(429, "the spec describes no 429 body"))
 //	rec := apicontract.NewRecorder(fake.Handler())
 //	srv := httptest.NewServer(rec)
@@ -24,7 +25,7 @@
 // from a request path that starts with it, and so is any StripPrefix prefix,
 // before the path is matched against the spec's paths.
 //
-// The specs have defects (apispecs/README.md lists the known ones). A test
+// The specs have defects (testdata/apispecs/README.md lists the known ones). A test
 // relaxes the check only through Options, and every relaxation carries a
 // reason, so that a reader sees what is not checked and why:
 //

@@ -80,7 +80,7 @@ func IgnoreSecurity(reason string) Option {
 }
 
 // PatchSpec edits the spec's JSON document before it is parsed, to fix a
-// defect of the spec (see apispecs/README.md). Patches run in the order
+// defect of the spec (see testdata/apispecs/README.md). Patches run in the order
 // given. A patch that panics, e.g. because Lookup found the spec changed,
 // fails LoadSpec with its reason.
 func PatchSpec(reason string, fn func(doc map[string]any)) Option {

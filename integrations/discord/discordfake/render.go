@@ -313,7 +313,7 @@ type threadsJSON struct {
 	Members []struct{}    `json:"members"`
 	// HasMore is sent by the archived-threads listing only: the active
 	// one has none (the spec's shared schema says otherwise; a spec
-	// defect, apispecs/README.md).
+	// defect, testdata/apispecs/README.md).
 	HasMore *bool `json:"has_more,omitempty"`
 }
 

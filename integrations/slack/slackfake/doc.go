@@ -25,7 +25,7 @@
 //     calls), SetMethodBudget and SetNonMarketplace (per-method windows);
 //   - HTTP 500 with an HTML body: FailNext.
 //
-// Every key path the fake sends appears in apispecs/slack_keypaths with the
+// Every key path the fake sends appears in testdata/apispecs/slack_keypaths with the
 // same JSON type (the slack integration's contract test checks it), with
 // one documented exception: the element type of reactions[].users, which
 // the recorded samples hold as empty arrays.

@@ -9,7 +9,7 @@ import (
 )
 
 // The wire shapes below are the fake's own, written from the recorded
-// key paths (apispecs/slack_keypaths) and the spec, not taken from the
+// key paths (testdata/apispecs/slack_keypaths) and the spec, not taken from the
 // client library: a field the client expects but Slack does not send must
 // show up as a test failure, not be papered over.
 
