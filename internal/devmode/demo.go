@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -184,13 +186,16 @@ func (e *Env) printSummary(w io.Writer, runs []demoRun) {
 	var b strings.Builder
 	line := func(k, v string) { fmt.Fprintf(&b, "  %-16s %s\n", k, v) }
 	fmt.Fprintf(&b, "\ncrowdflow worker --dev is up (%s after start; state kept in %s)\n\n",
-		time.Since(e.started).Round(100*time.Millisecond), e.DataDir)
+		time.Since(e.started).Round(100*time.Millisecond), shortPath(e.DataDir))
 	line("Temporal Web", fmt.Sprintf("%s/namespaces/%s/workflows", e.UIURL, e.Namespace))
 	line("Temporal", fmt.Sprintf("%s  (namespace %s, task queue %s; the starter: TEMPORAL_ADDRESS=%s)",
 		e.TemporalAddress, e.Namespace, e.TaskQueue, e.TemporalAddress))
 	where := "from DATABASE_URL"
 	if e.localPG {
-		where = "local cluster in " + e.pg.Dir
+		where = "local cluster in " + shortPath(e.pg.Dir)
+		if e.pg.Dir != e.pg.Requested {
+			where += ", as the postgres user cannot reach " + shortPath(e.pg.Requested)
+		}
 	}
 	line("PostgreSQL", fmt.Sprintf("psql '%s'  (%s)", e.DatabaseURL, where))
 	if e.fakes != nil {
@@ -217,4 +222,17 @@ func (e *Env) printSummary(w io.Writer, runs []demoRun) {
 	}
 	fmt.Fprintf(&b, "\nCtrl-C stops the worker, Temporal Web, the Temporal server and the local PostgreSQL.\n\n")
 	_, _ = io.WriteString(w, b.String())
+}
+
+// shortPath shows a path inside the working directory relative to it
+// (".data", as the reader typed it), any other path as it is.
+func shortPath(p string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return p
+	}
+	if rel, err := filepath.Rel(wd, p); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return rel
+	}
+	return p
 }

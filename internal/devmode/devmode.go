@@ -195,6 +195,12 @@ func (e *Env) startPostgres(ctx context.Context) error {
 			return fmt.Errorf("local PostgreSQL (set DATABASE_URL to use another server): %w", err)
 		}
 		e.pg, e.localPG = pg, true
+		if pg.Dir != pg.Requested {
+			// As root in a folder the postgres user cannot enter: the
+			// cluster lives elsewhere (the same folder at every start).
+			e.logger.Info("dev mode: the postgres user cannot reach the data folder; PostgreSQL's cluster is kept in another folder",
+				"requested", pg.Requested, "cluster", pg.Dir)
+		}
 		if err := pg.CreateDatabase(ctx, DatabaseName); err != nil {
 			return err
 		}

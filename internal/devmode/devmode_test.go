@@ -115,12 +115,11 @@ func (d *devWorker) waitRuns(t *testing.T, want int) {
 // check run.
 func TestDevMode(t *testing.T) {
 	ctx := context.Background()
-	// As root, PostgreSQL runs as the postgres user: the folder must be
-	// reachable by it (t.TempDir's parent is not).
-	dir, err := os.MkdirTemp("", "devmode-test-")
-	require.NoError(t, err)
-	require.NoError(t, os.Chmod(dir, 0o755))
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	// A folder only its owner may enter (mode 700), as a clone in root's
+	// home or in `mktemp -d`: as root, PostgreSQL runs as the postgres
+	// user, which cannot reach it, so the cluster is kept elsewhere.
+	dir := t.TempDir()
+	var err error
 
 	cfg := config.Config{TemporalNamespace: "default", TaskQueue: config.DefaultTaskQueue}
 	if os.Getenv("DATABASE_URL") != "" {
@@ -154,6 +153,16 @@ func TestDevMode(t *testing.T) {
 	// The summary says where to look.
 	summary := d.out.String()
 	t.Log(summary)
+	if env.localPG {
+		if os.Geteuid() == 0 {
+			require.NotEqual(t, env.pg.Requested, env.pg.Dir, "as root, the cluster left the mode-700 folder")
+			require.Contains(t, summary, "local cluster in "+env.pg.Dir+", as the postgres user cannot reach "+env.pg.Requested)
+			pgDir := env.pg.Dir
+			t.Cleanup(func() { _ = os.RemoveAll(pgDir) })
+		} else {
+			require.Equal(t, env.pg.Requested, env.pg.Dir)
+		}
+	}
 	for _, want := range []string{env.UIURL, "psql '" + env.DatabaseURL + "'", env.TemporalAddress, env.FakeAPIURL, DemoTenantID} {
 		require.Contains(t, summary, want)
 	}
@@ -189,6 +198,7 @@ func TestDevMode(t *testing.T) {
 	d = startDev(t, ctx, opts, cfg)
 	if cfg.DatabaseURL == "" {
 		require.Equal(t, env.DatabaseURL, d.env.DatabaseURL, "the local cluster's URL changed between starts")
+		require.Equal(t, env.pg.Dir, d.env.pg.Dir, "the second start found another cluster")
 	}
 	desc, err := d.client.DescribeWorkflowExecution(ctx, wfID, wfRunID)
 	require.NoError(t, err, "the first start's workflow is gone from Temporal")

@@ -4,7 +4,11 @@
 // `worker --dev` (internal/devmode).
 //
 // PostgreSQL refuses to run as root, so as root the server runs as the
-// "postgres" user, which must be able to reach the cluster's folder.
+// "postgres" user, which must be able to reach the cluster's folder. When it
+// cannot (a clone under /root, a `mktemp -d` folder: mode 700), the cluster
+// goes to a folder it can reach instead, under /var/tmp, named after the
+// folder asked for so that the next start finds it again; Cluster.Dir says
+// where, Cluster.Requested what was asked.
 //
 // The server listens on 127.0.0.1 only and trusts every local connection:
 // it is for a developer's machine and for tests, never for production.
@@ -13,6 +17,7 @@ package pglocal
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
@@ -44,11 +49,17 @@ type Options struct {
 
 // Cluster is a running PostgreSQL server started from the local binaries.
 type Cluster struct {
-	Dir  string
-	Port int
-	bin  string
-	cred *syscall.Credential
-	keep bool
+	// Dir is where the cluster is; it differs from Requested when the
+	// postgres user could not reach the folder asked for (see the package
+	// documentation).
+	Dir string
+	// Requested is the folder asked for (Options.Dir made absolute, or the
+	// temporary folder made for a throwaway cluster).
+	Requested string
+	Port      int
+	bin       string
+	cred      *syscall.Credential
+	keep      bool
 }
 
 // portFile remembers the port of a kept cluster, so that its URL stays the
@@ -81,6 +92,7 @@ func Start(opts Options) (*Cluster, error) {
 	if err := c.start(opts); err != nil {
 		if !c.keep {
 			_ = os.RemoveAll(c.Dir)
+			_ = os.RemoveAll(c.Requested)
 		}
 		return nil, err
 	}
@@ -91,6 +103,12 @@ func (c *Cluster) start(opts Options) error {
 	var err error
 	if c.Dir, err = filepath.Abs(c.Dir); err != nil {
 		return err
+	}
+	c.Requested = c.Dir
+	if c.cred != nil && reachable(c.Dir, c.cred) != nil {
+		if c.Dir, err = c.reachableDir(); err != nil {
+			return err
+		}
 	}
 	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
 		return err
@@ -191,6 +209,7 @@ func (c *Cluster) Stop() error {
 	}
 	if !c.keep {
 		_ = os.RemoveAll(c.Dir)
+		_ = os.RemoveAll(c.Requested)
 	}
 	return err
 }
@@ -205,6 +224,42 @@ func (c *Cluster) run(name string, args ...string) ([]byte, error) {
 		cmd.SysProcAttr.Credential = c.cred
 	}
 	return cmd.CombinedOutput()
+}
+
+// FallbackRoot is where a cluster goes when the postgres user cannot reach
+// the folder asked for: /var/tmp survives a reboot (a kept cluster must),
+// and every user may enter it.
+var FallbackRoot = "/var/tmp"
+
+// reachableDir returns the folder, under FallbackRoot, that stands for
+// c.Requested: the same one at every start for a kept cluster (named after
+// a hash of the requested path, so two clones get two clusters), a new one
+// for a throwaway cluster (removed, with the requested one, by Stop).
+func (c *Cluster) reachableDir() (string, error) {
+	why := reachable(c.Requested, c.cred)
+	if !c.keep {
+		d, err := os.MkdirTemp(FallbackRoot, "pglocal-")
+		if err != nil {
+			return "", fmt.Errorf("%v; and no folder in %s: %w", why, FallbackRoot, err)
+		}
+		return d, nil
+	}
+	sum := sha256.Sum256([]byte(c.Requested))
+	d := filepath.Join(FallbackRoot, fmt.Sprintf("crowdflow-pg-%x", sum[:6]))
+	// FallbackRoot is writable by everyone: never follow a link someone
+	// put there, and only reuse a folder root or postgres owns.
+	if fi, err := os.Lstat(d); err == nil {
+		st, _ := fi.Sys().(*syscall.Stat_t)
+		if !fi.IsDir() || st == nil || (st.Uid != 0 && st.Uid != c.cred.Uid) {
+			return "", fmt.Errorf("%v; and %s, the folder used instead, is not a folder of root or postgres", why, d)
+		}
+	} else if err := os.Mkdir(d, 0o700); err != nil {
+		return "", fmt.Errorf("%v; and %s, the folder used instead: %w", why, d, err)
+	}
+	if err := reachable(d, c.cred); err != nil {
+		return "", fmt.Errorf("%v; and %w", why, err)
+	}
+	return d, nil
 }
 
 // reachable says whether the postgres user may enter dir: every folder

@@ -2,7 +2,10 @@ package pglocal
 
 import (
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -60,4 +63,75 @@ func queryInt(t *testing.T, url, sql string) int {
 	var n int
 	require.NoError(t, conn.QueryRow(context.Background(), sql).Scan(&n))
 	return n
+}
+
+// As root, a folder the postgres user cannot reach (a clone in a mode-700
+// folder) does not stop the cluster: it goes to a folder under
+// FallbackRoot, the same one at the next start (data and port kept), and a
+// throwaway cluster asked for in such a folder runs too and leaves nothing.
+func TestUnreachableFolderFallsBack(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("only as root does PostgreSQL run as another user (postgres)")
+	}
+	private := t.TempDir() // mode 700, owned by root
+	fallback, err := os.MkdirTemp("", "pglocal-fallback-")
+	require.NoError(t, err)
+	require.NoError(t, os.Chmod(fallback, 0o755))
+	t.Cleanup(func() { _ = os.RemoveAll(fallback) })
+	old := FallbackRoot
+	FallbackRoot = fallback
+	t.Cleanup(func() { FallbackRoot = old })
+
+	asked := filepath.Join(private, "clone", ".data", "postgres")
+	c, err := Start(Options{Dir: asked, Durable: true})
+	require.NoError(t, err)
+	require.Equal(t, asked, c.Requested)
+	require.Equal(t, fallback, filepath.Dir(c.Dir), "the cluster is under FallbackRoot")
+	execSQL(t, c.URL("postgres"), `CREATE TABLE kept (v int); INSERT INTO kept VALUES (7)`)
+	require.NoError(t, c.Stop())
+
+	c2, err := Start(Options{Dir: asked, Durable: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = c2.Stop() })
+	require.Equal(t, c.Dir, c2.Dir, "the next start finds the same folder")
+	require.Equal(t, c.Port, c2.Port)
+	require.Equal(t, 7, queryInt(t, c2.URL("postgres"), `SELECT v FROM kept`))
+
+	// Another requested folder gets another cluster.
+	other, err := Start(Options{Dir: filepath.Join(private, "other"), Durable: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = other.Stop() })
+	require.NotEqual(t, c.Dir, other.Dir)
+
+	// A throwaway cluster with TMPDIR out of reach.
+	t.Setenv("TMPDIR", private)
+	tmp, err := Start(Options{})
+	require.NoError(t, err)
+	require.Equal(t, fallback, filepath.Dir(tmp.Dir))
+	require.NoError(t, tmp.Stop())
+	for _, d := range []string{tmp.Dir, tmp.Requested} {
+		_, err := os.Stat(d)
+		require.True(t, os.IsNotExist(err), "%s left behind", d)
+	}
+}
+
+// A link planted in the shared FallbackRoot is never followed.
+func TestFallbackRefusesALink(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("only as root does PostgreSQL run as another user (postgres)")
+	}
+	fallback, err := os.MkdirTemp("", "pglocal-fallback-")
+	require.NoError(t, err)
+	require.NoError(t, os.Chmod(fallback, 0o755))
+	t.Cleanup(func() { _ = os.RemoveAll(fallback) })
+	old := FallbackRoot
+	FallbackRoot = fallback
+	t.Cleanup(func() { FallbackRoot = old })
+
+	asked := filepath.Join(t.TempDir(), "postgres")
+	sum := sha256.Sum256([]byte(asked))
+	require.NoError(t, os.Symlink(t.TempDir(), filepath.Join(fallback, fmt.Sprintf("crowdflow-pg-%x", sum[:6]))))
+	_, err = Start(Options{Dir: asked})
+	require.ErrorContains(t, err, "is not a folder of root or postgres")
+	require.ErrorContains(t, err, "cannot enter", "the error says why a folder was needed")
 }
