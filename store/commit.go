@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -75,7 +74,7 @@ func (s *Store) CommitStream(ctx context.Context, p Page) (Committed, error) {
 		// its reason where an operator looks for errors.
 		var note []byte
 		if p.Result != nil && p.Result.Skipped != "" {
-			note, _ = json.Marshal(Failure{ErrorPoint: ErrorPointSkipped, Message: p.Result.Skipped, StreamID: p.Stream.ID, Stream: p.Stream.Name})
+			note = failureJSON(Failure{ErrorPoint: ErrorPointSkipped, Message: p.Result.Skipped, StreamID: p.Stream.ID, Stream: p.Stream.Name})
 		}
 		if _, err := tx.Exec(ctx, `UPDATE "integrationStreams" SET state = 'processed', "processedAt" = now(), error = $3,
 			"recordsWritten" = $2, "updatedAt" = now() WHERE id = $1`, p.Stream.ID, c.Records, note); err != nil {

@@ -126,6 +126,7 @@ func WriteRecords(ctx context.Context, tx pgx.Tx, t Target, res *integrations.St
 	if res == nil || res.RecordCount() == 0 {
 		return 0, nil
 	}
+	res = cleanResult(res)
 	members, err := mergeMembers(res)
 	if err != nil {
 		return 0, err
@@ -143,6 +144,15 @@ func WriteRecords(ctx context.Context, tx pgx.Tx, t Target, res *integrations.St
 // upsertMembers resolves every username to a member id, creating the
 // identities and members that are new and merging the rest. It returns
 // username -> member id.
+//
+// Lock order: every statement here and in upsertActivities touches its
+// rows sorted by their key (identities by username, members and
+// activities by id), never in the order the API gave them. Two runs of one
+// tenant that see the same people in opposite orders then queue behind
+// each other instead of each holding a row the other waits for, a
+// deadlock (40P01) that would cost both an attempt. The statements run
+// in a fixed sequence (identities, members, activities, adopted
+// children), so the order holds across them too.
 func upsertMembers(ctx context.Context, tx pgx.Tx, t Target, members []*memberRow) (map[string]string, error) {
 	n := len(members)
 	usernames := make([]string, n)
@@ -161,6 +171,8 @@ func upsertMembers(ctx context.Context, tx pgx.Tx, t Target, members []*memberRo
 		), ins AS (
 			INSERT INTO "memberIdentities" ("memberId", "tenantId", platform, username, "sourceId", "integrationId")
 			SELECT id, $4, $5, username, nullif(source_id, ''), $6 FROM input
+			-- Key order: see "Lock order" below.
+			ORDER BY username
 			ON CONFLICT ("tenantId", platform, username) DO NOTHING
 			RETURNING username, "memberId"
 		)
@@ -213,6 +225,12 @@ func upsertMembers(ctx context.Context, tx pgx.Tx, t Target, members []*memberRo
 		}
 	}
 
+	// Two usernames of the page may be identities of one member (merged in
+	// the product): the upsert below must see that member once, or
+	// PostgreSQL refuses it ("ON CONFLICT DO UPDATE command cannot affect
+	// row a second time"). Fold them into one row per member id.
+	members = foldByMember(members, ids)
+	n = len(members)
 	memberIDs := make([]string, n)
 	names := make([]string, n)
 	emails := make([]string, n)
@@ -237,6 +255,7 @@ func upsertMembers(ctx context.Context, tx pgx.Tx, t Target, members []*memberRo
 	_, err = tx.Exec(ctx, `INSERT INTO members (id, "tenantId", "displayName", emails, attributes, "joinedAt")
 		SELECT t.id, $1, t.name, ARRAY(SELECT jsonb_array_elements_text(t.emails)), t.attrs, t.joined
 		FROM unnest($2::uuid[], $3::text[], $4::jsonb[], $5::jsonb[], $6::timestamptz[]) AS t(id, name, emails, attrs, joined)
+		ORDER BY t.id
 		ON CONFLICT (id) DO UPDATE SET
 			emails = ARRAY(SELECT DISTINCT e FROM unnest(members.emails || EXCLUDED.emails) AS e ORDER BY e),
 			attributes = crowd_merge_attributes(members.attributes, EXCLUDED.attributes),
@@ -300,7 +319,7 @@ func upsertActivities(ctx context.Context, tx pgx.Tx, t Target, acts []integrati
 			if err != nil {
 				return fmt.Errorf("activity %s attributes: %w", a.SourceID, err)
 			}
-			attrs[i] = string(b)
+			attrs[i] = string(cleanJSON(b))
 		}
 		scores[i] = int32(a.Score)
 		contrib[i] = a.IsContribution
@@ -315,6 +334,7 @@ func upsertActivities(ctx context.Context, tx pgx.Tx, t Target, acts []integrati
 		FROM unnest($4::uuid[], $5::uuid[], $6::text[], $7::timestamptz[], $8::text[], $9::text[], $10::text[],
 			$11::text[], $12::text[], $13::text[], $14::text[], $15::jsonb[], $16::int[], $17::bool[], $18::uuid[])
 			AS t(id, mid, type, ts, sid, parent, username, channel, title, body, url, attrs, score, contrib, parent_id)
+		ORDER BY t.id
 		ON CONFLICT ON CONSTRAINT ix_unique_activities_tenantId_platform_type_sourceId DO UPDATE SET
 			"memberId" = EXCLUDED."memberId", "sourceParentId" = EXCLUDED."sourceParentId", username = EXCLUDED.username,
 			channel = EXCLUDED.channel, title = EXCLUDED.title, body = EXCLUDED.body, url = EXCLUDED.url,
@@ -333,10 +353,18 @@ func upsertActivities(ctx context.Context, tx pgx.Tx, t Target, acts []integrati
 		return err
 	}
 	// Children stored earlier whose parent arrived now are adopted. The
-	// lookup leads with the source id (see resolveParents).
-	_, err = tx.Exec(ctx, `UPDATE activities c SET "parentId" = x.id
-		FROM unnest($3::uuid[], $4::text[]) AS x(id, sid)
-		WHERE c."tenantId" = $1 AND c.platform = $2 AND c."sourceParentId" = x.sid AND c."parentId" IS NULL AND c.id <> x.id`,
+	// lookup leads with the source id (see resolveParents); the children
+	// are locked in id order first, as everything else here (see "Lock
+	// order" in upsertMembers).
+	_, err = tx.Exec(ctx, `WITH x AS (
+			SELECT * FROM unnest($3::uuid[], $4::text[]) AS x(id, sid)
+		), orphans AS (
+			SELECT c.id, x.id AS parent FROM activities c JOIN x ON c."sourceParentId" = x.sid
+			WHERE c."tenantId" = $1 AND c.platform = $2 AND c."parentId" IS NULL AND c.id <> x.id
+			ORDER BY c.id
+			FOR UPDATE OF c
+		)
+		UPDATE activities c SET "parentId" = o.parent FROM orphans o WHERE c.id = o.id`,
 		t.TenantID, t.Platform, ids, sids)
 	return err
 }
@@ -415,7 +443,7 @@ func platformAttributes(platform string, attrs map[string]any) string {
 	if err != nil {
 		return "{}"
 	}
-	return string(b)
+	return string(cleanJSON(b))
 }
 
 func sortedJSON(set map[string]struct{}) string {
@@ -433,4 +461,32 @@ func nullable(s string) *string {
 		return nil
 	}
 	return &s
+}
+
+// foldByMember merges the rows whose usernames resolved to the same member
+// into the first of them, with mergeMembers' rules, keeping the first
+// row's position.
+func foldByMember(members []*memberRow, ids map[string]string) []*memberRow {
+	byID := make(map[string]*memberRow, len(members))
+	out := members[:0:0]
+	for _, m := range members {
+		id := ids[m.username]
+		first, ok := byID[id]
+		if !ok {
+			byID[id] = m
+			out = append(out, m)
+			continue
+		}
+		if first.displayName == "" {
+			first.displayName = m.displayName
+		}
+		for e := range m.emails {
+			first.emails[e] = struct{}{}
+		}
+		for k, v := range m.attrs {
+			first.attrs[k] = v
+		}
+		first.joinedAt = mergeJoinedAt(first.joinedAt, m.joinedAt)
+	}
+	return out
 }

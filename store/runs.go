@@ -106,6 +106,7 @@ func (s *Store) SetPipelineData(ctx context.Context, runID string, data json.Raw
 	if len(data) == 0 {
 		data = nil
 	}
+	data = cleanRaw(data)
 	_, err := s.pool.Exec(ctx, `UPDATE "integrationRuns" SET "pipelineData" = $2, "updatedAt" = now() WHERE id = $1`, runID, data)
 	return err
 }
@@ -113,7 +114,7 @@ func (s *Store) SetPipelineData(ctx context.Context, runID string, data json.Raw
 // SetRunDelayed marks the run delayed until the given time.
 func (s *Store) SetRunDelayed(ctx context.Context, runID string, until time.Time, reason string) error {
 	_, err := s.pool.Exec(ctx, `UPDATE "integrationRuns" SET state = 'delayed', "delayedUntil" = $2, "delayReason" = $3, "updatedAt" = now()
-		WHERE id = $1 AND state IN ('processing', 'delayed')`, runID, until, reason)
+		WHERE id = $1 AND state IN ('processing', 'delayed')`, runID, until, cleanText(reason))
 	return err
 }
 
@@ -160,7 +161,7 @@ func (s *Store) FinishRun(ctx context.Context, runID string, failure *Failure) (
 		var errJSON []byte
 		if failure != nil {
 			state = RunError
-			errJSON, _ = json.Marshal(failure)
+			errJSON = failureJSON(*failure)
 		} else {
 			var failed int
 			if err := tx.QueryRow(ctx, `SELECT count(*) FROM "integrationStreams" WHERE "runId" = $1 AND state <> 'processed'`, runID).
@@ -218,7 +219,7 @@ func (s *Store) RestartRun(ctx context.Context, runID string) (int, error) {
 // MarkRunError ends a run as error without looking at its streams, for a
 // run whose workflow was terminated or could not start.
 func (s *Store) MarkRunError(ctx context.Context, runID string, failure Failure) error {
-	errJSON, _ := json.Marshal(failure)
+	errJSON := failureJSON(failure)
 	_, err := s.pool.Exec(ctx, `UPDATE "integrationRuns" SET state = 'error', error = $2, "processedAt" = now(),
 		"delayedUntil" = NULL, "updatedAt" = now() WHERE id = $1 AND state NOT IN ('processed', 'error')`, runID, errJSON)
 	return err

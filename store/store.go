@@ -107,7 +107,7 @@ func (s *Store) CreateIntegration(ctx context.Context, in NewIntegration) (strin
 		if _, err := tx.Exec(ctx, `INSERT INTO tenants (id) VALUES ($1) ON CONFLICT (id) DO NOTHING`, in.TenantID); err != nil {
 			return err
 		}
-		settings := in.Settings
+		settings := cleanRaw(in.Settings)
 		if len(settings) == 0 {
 			settings = json.RawMessage(`{}`)
 		}
@@ -161,7 +161,7 @@ func (s *Store) ListIntegrationIDs(ctx context.Context, platform, status, afterI
 
 // UpdateIntegrationSettings replaces the integration's settings.
 func (s *Store) UpdateIntegrationSettings(ctx context.Context, id string, settings json.RawMessage) error {
-	_, err := s.pool.Exec(ctx, `UPDATE integrations SET settings = $2, "updatedAt" = now() WHERE id = $1`, id, settings)
+	_, err := s.pool.Exec(ctx, `UPDATE integrations SET settings = $2, "updatedAt" = now() WHERE id = $1`, id, cleanRaw(settings))
 	return err
 }
 

@@ -38,8 +38,8 @@ func insertStreams(ctx context.Context, tx pgx.Tx, runID, tenantID, integrationI
 	names := make([]string, len(streams))
 	metas := make([]string, len(streams))
 	for i, st := range streams {
-		names[i] = st.Name
-		metas[i] = string(st.Metadata)
+		names[i] = cleanText(st.Name)
+		metas[i] = string(cleanJSON(st.Metadata))
 		if len(st.Metadata) == 0 {
 			metas[i] = "{}"
 		}
@@ -115,7 +115,7 @@ func (s *Store) MarkStreamProcessing(ctx context.Context, id string) error {
 // RecordStreamAttemptError notes a failed attempt on a stream that Temporal
 // will retry: the stream stays processing, with the error and count shown.
 func (s *Store) RecordStreamAttemptError(ctx context.Context, id string, retries int, e Failure) error {
-	b, _ := json.Marshal(e)
+	b := failureJSON(e)
 	_, err := s.pool.Exec(ctx, `UPDATE "integrationStreams" SET error = $2, retries = $3, "updatedAt" = now()
 		WHERE id = $1 AND state <> 'processed'`, id, b, retries)
 	return err
@@ -123,7 +123,7 @@ func (s *Store) RecordStreamAttemptError(ctx context.Context, id string, retries
 
 // FailStream marks a stream error after its attempts were spent.
 func (s *Store) FailStream(ctx context.Context, id string, retries int, e Failure) error {
-	b, _ := json.Marshal(e)
+	b := failureJSON(e)
 	_, err := s.pool.Exec(ctx, `UPDATE "integrationStreams" SET state = 'error', error = $2,
 		retries = greatest(coalesce(retries, 0), $3), "processedAt" = now(), "updatedAt" = now()
 		WHERE id = $1 AND state <> 'processed'`, id, b, retries)
