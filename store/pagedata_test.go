@@ -219,4 +219,3 @@ func TestOppositeOrdersDoNotDeadlock(t *testing.T) {
 		})
 	}
 }
-
