@@ -47,12 +47,21 @@ type Store struct {
 	pool *pgxpool.Pool
 }
 
-// Open connects to the database at url.
-func Open(ctx context.Context, url string) (*Store, error) {
+// Open connects to the database at url, with the pool sized and its
+// statements bounded as PoolOptionsFromEnv and the options say.
+func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("bad DATABASE_URL: %w", err)
 	}
+	po, err := PoolOptionsFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range opts {
+		o(&po)
+	}
+	po.apply(cfg)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, err

@@ -63,7 +63,13 @@ func run(logger *slog.Logger) error {
 	if _, err := migrations.Up(ctx, cfg.DatabaseURL); err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, cfg.DatabaseURL)
+	// One connection per activity slot (each activity holds at most one at
+	// a time) and a few more; DATABASE_MAX_CONNS overrides.
+	concurrency, err := config.ActivityConcurrency()
+	if err != nil {
+		return err
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.WithMaxConns(int32(concurrency+config.PoolHeadroom)))
 	if err != nil {
 		return err
 	}
@@ -89,7 +95,8 @@ func run(logger *slog.Logger) error {
 		// operator registers them once.
 		logger.Warn("could not register the search attributes; runs cannot start until they are", "err", err)
 	}
-	w := worker.New(tc, cfg.TaskQueue, worker.Options{WorkerStopTimeout: 30 * time.Second})
+	w := worker.New(tc, cfg.TaskQueue, worker.Options{WorkerStopTimeout: 30 * time.Second,
+		MaxConcurrentActivityExecutionSize: concurrency})
 	workflows.DefaultRun().Register(w, &activities.Activities{Store: st, Registry: services, Logger: logger})
 	// The scheduled checks start runs through the same controller as the
 	// starter and the API; the schedules are made to match the registry.
