@@ -40,7 +40,7 @@ type slackWorld struct {
 	w    slackfake.World
 	base time.Time
 	// ts of the seeded messages, by name
-	join, welcome, parent, replyA, replyC, hi, hey string
+	join, welcome, parent, replyA, replyC, hi, hey, bye string
 }
 
 func newSlackWorld() *slackWorld {
@@ -50,7 +50,7 @@ func newSlackWorld() *slackWorld {
 		return slackfake.TS(s.base.Add(time.Duration(minutes)*time.Minute + time.Duration(micro)*time.Microsecond))
 	}
 	s.join, s.welcome, s.parent, s.replyA, s.replyC = at(0, 1), at(1, 216), at(2, 7), at(3, 0), at(4, 5)
-	s.hi, s.hey = at(20, 0), at(21, 0)
+	s.hi, s.hey, s.bye = at(20, 0), at(21, 0), at(8, 0)
 	s.w = slackfake.World{
 		Team:      slackfake.Team{ID: "T0E2ETEAM1", Name: "Acme", Domain: "acme-e2e", EmailDomain: "example.com"},
 		BotToken:  slackToken,
@@ -78,7 +78,7 @@ func newSlackWorld() *slackWorld {
 					{TS: at(5, 0), User: slBot, BotID: slBotID, ThreadTS: s.parent, Text: "I am a bot reply"},
 					{TS: at(6, 0), Subtype: "bot_message", BotID: slBotID, Username: "crowdbot", Text: "build passed"},
 					{TS: at(7, 0), User: "USLACKBOT", Text: "reminder"},
-					{TS: at(8, 0), User: slDel, Text: "bye from a deactivated account"},
+					{TS: s.bye, User: slDel, Text: "bye from a deactivated account"},
 					{TS: at(9, 0), User: slGhost, Text: "who am I"},
 				},
 			},
@@ -124,6 +124,7 @@ func (s *slackWorld) onboardedKeys() []string {
 		"channel_joined|" + slackJoin(slGeneral, slAda) + "||ada|general",
 		"channel_joined|" + slackJoin(slGeneral, slBob) + "||bob|general",
 		"channel_joined|" + slackJoin(slGeneral, slCat) + "||cat|general",
+		"channel_joined|" + slackJoin(slGeneral, slDel) + "||del|general",
 		"channel_joined|" + slackJoin(slRandom, slBob) + "||bob|random",
 		"channel_joined|" + slackJoin(slRandom, slCat) + "||cat|random",
 		"message|" + s.welcome + "||ada|general",
@@ -132,25 +133,28 @@ func (s *slackWorld) onboardedKeys() []string {
 		"message|" + s.replyC + "|" + s.parent + "|cat|general",
 		"message|" + s.hi + "||cat|random",
 		"message|" + s.hey + "||bob|random",
+		"message|" + s.bye + "||del|general",
 	}
 }
 
 func (e *slackEnv) assertOnboarded(s *slackWorld) {
 	t := e.t
-	// Bots (bot user, bot_message, a bot's reply), Slackbot, the
-	// deactivated user, the unknown author and the channel the bot is not
-	// in make nothing.
+	// Bots (bot user, bot_message, a bot's reply), Slackbot, the unknown
+	// author and the channel the bot is not in make nothing; the
+	// deactivated user's message and join are kept.
 	want := s.onboardedKeys()
 	slices.Sort(want)
 	assert.Equal(t, want, e.activityKeys())
-	assert.Equal(t, []string{"ada", "bob", "cat"}, sorted(e.strings(`SELECT username FROM "memberIdentities"`)))
-	assert.Equal(t, 3, e.count(`SELECT count(*) FROM members`))
-	assert.Equal(t, []string{"Ada Lovelace", "Bob Builder", "Cat S"}, sorted(e.strings(`SELECT "displayName" FROM members`)))
+	assert.Equal(t, []string{"ada", "bob", "cat", "del"}, sorted(e.strings(`SELECT username FROM "memberIdentities"`)))
+	assert.Equal(t, 4, e.count(`SELECT count(*) FROM members`))
+	assert.Equal(t, []string{"Ada Lovelace", "Bob Builder", "Cat S", "Del Eted"}, sorted(e.strings(`SELECT "displayName" FROM members`)))
+	assert.Equal(t, []string{"del"}, e.strings(`SELECT username FROM "memberIdentities" i JOIN members m ON m.id = i."memberId"
+		WHERE (m.attributes->'isDeactivated'->>'slack')::boolean`), "the deactivated member is marked")
 	assert.Equal(t, []string{"ada@example.com"}, e.strings(`SELECT unnest(emails) FROM members`))
 
 	assert.Equal(t, []string{
 		"Welcome @bob! See #random|" + slackLink(slGeneral, s.welcome) + "|false",
-		"@ada thanks|" + slackLink(slGeneral, s.replyC) + "|true",
+		"@ada thanks|" + slackLink(slGeneral, s.replyC) + `|{"id": "` + s.parent + `", "body": "How do I start?"}`,
 		"@cat hey|" + slackLink(slRandom, s.hey) + "|false",
 	}, e.strings(`SELECT concat_ws('|', body, url, attributes->>'thread') FROM activities WHERE "sourceId" = ANY($1)
 		ORDER BY timestamp`, []string{s.welcome, s.replyC, s.hey}))
@@ -159,8 +163,8 @@ func (e *slackEnv) assertOnboarded(s *slackWorld) {
 	// The join message dates bob's join; a membership alone has no date.
 	assert.Equal(t, []string{slackJoin(slGeneral, slBob)}, e.strings(`SELECT "sourceId" FROM activities
 		WHERE type = 'channel_joined' AND timestamp > '2000-01-01'`))
-	assert.Equal(t, 5, e.count(`SELECT count(*) FROM activities WHERE type = 'channel_joined' AND score = 3 AND NOT "isContribution"`))
-	assert.Equal(t, 6, e.count(`SELECT count(*) FROM activities WHERE type = 'message' AND score = 6 AND "isContribution" AND platform = 'slack'`))
+	assert.Equal(t, 6, e.count(`SELECT count(*) FROM activities WHERE type = 'channel_joined' AND score = 3 AND NOT "isContribution"`))
+	assert.Equal(t, 7, e.count(`SELECT count(*) FROM activities WHERE type = 'message' AND score = 6 AND "isContribution" AND platform = 'slack'`))
 }
 
 func TestSlackOnboardingThenChecks(t *testing.T) {
@@ -192,6 +196,9 @@ func TestSlackOnboardingThenChecks(t *testing.T) {
 	require.NoError(t, err)
 	n4, err := e.fake.PostMessage(slRandom, slEve, "hello <@"+slBob+">", now.Add(-40*time.Minute))
 	require.NoError(t, err)
+	// A late reply to the month-old thread, not sent to the channel.
+	late, err := e.fake.Reply(slGeneral, s.parent, slCat, "late, but thanks again", now.Add(-30*time.Minute))
+	require.NoError(t, err)
 
 	e.fake.ResetCalls()
 	check, state := e.start(started.IntegrationID, false)
@@ -202,22 +209,24 @@ func TestSlackOnboardingThenChecks(t *testing.T) {
 		"message|" + n3 + "|" + n2 + "|ada|general",
 		"channel_joined|" + slackJoin(slRandom, slEve) + "||eve|random",
 		"message|" + n4 + "||eve|random",
-	}, without(e.activityKeys(), oldKeys), "the check adds exactly the new messages")
+		"message|" + late + "|" + s.parent + "|cat|general",
+	}, without(e.activityKeys(), oldKeys), "the check adds exactly the new messages, the late reply to an old thread included")
 	assert.Empty(t, without(oldKeys, e.activityKeys()))
 	assert.Empty(t, without(strings.Split(strings.Split(onboarded, "\n--\n")[0], "\n"), strings.Split(e.snapshot(), "\n")),
 		"the rows of the onboarding are unchanged")
-	assert.Equal(t, []string{"ada", "bob", "cat", "eve"}, sorted(e.strings(`SELECT username FROM "memberIdentities"`)))
-	assert.Equal(t, 4, e.count(`SELECT count(*) FROM members`))
+	assert.Equal(t, []string{"ada", "bob", "cat", "del", "eve"}, sorted(e.strings(`SELECT username FROM "memberIdentities"`)))
+	assert.Equal(t, 5, e.count(`SELECT count(*) FROM members`))
 	assert.Equal(t, []string{"@cat see the release notes", "Any questions?", "One: where is #random?", "hello @bob"},
 		e.strings(`SELECT body FROM activities WHERE type = 'message' AND "sourceId" = ANY($1) ORDER BY timestamp`, []string{n1, n2, n3, n4}))
 	assert.Equal(t, 1, e.count(`SELECT count(*) FROM activities WHERE "sourceId" = $1 AND timestamp = $2`,
 		slackJoin(slRandom, slEve), joinedAt), "the join is dated by its message")
 	assert.Equal(t, 1, e.count(`SELECT count(*) FROM activities c JOIN activities p ON c."parentId" = p.id
 		WHERE c."sourceId" = $1 AND p."sourceId" = $2`, n3, n2))
-	// Known channels are read back to the check window only: one page of
-	// new messages and one that reaches the old ones, per channel; the new
-	// thread is asked for its replies; no members listing.
-	assert.Equal(t, []string{"channel", "channel", "channel", "channel", "thread"},
+	// Known channels are read back to the thread window (45 days: the
+	// whole month-old seed here, 5 pages of #general and 2 of #random) for
+	// the parents' latest_reply; the new thread and the old one with the
+	// late reply are asked for their replies; no members listing.
+	assert.Equal(t, []string{"channel", "channel", "channel", "channel", "channel", "channel", "channel", "thread", "thread"},
 		e.strings(`SELECT name FROM "integrationStreams" WHERE "runId" = $1 ORDER BY name`, check.RunID))
 	assert.Zero(t, e.fake.Calls(slackfake.MethodUsersList))
 	assert.Zero(t, e.fake.Calls(slackfake.MethodConversationsMembers))
@@ -277,7 +286,7 @@ func TestSlackChannelNotInChannelIsSkipped(t *testing.T) {
 	}
 	slices.Sort(want)
 	assert.Equal(t, want, e.activityKeys(), "#general is read in full, #random is skipped")
-	assert.Equal(t, 3, e.count(`SELECT count(*) FROM members`), "users.list still gives every person")
+	assert.Equal(t, 4, e.count(`SELECT count(*) FROM members`), "users.list still gives every person")
 	assert.Equal(t, 0, e.count(`SELECT count(*) FROM "integrationStreams" WHERE state <> 'processed' OR retries IS NOT NULL`))
 	assert.Equal(t, 1, e.count(`SELECT count(*) FROM "integrationStreams" WHERE "runId" = $1 AND name = 'channel'
 		AND metadata->>'channelId' = $2 AND "recordsWritten" = 0`, started.RunID, slRandom))

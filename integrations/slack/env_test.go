@@ -61,6 +61,7 @@ var (
 	tsReplyC  = at(4, 5)
 	tsHi      = at(20, 0)
 	tsHey     = at(21, 0)
+	tsBye     = at(8, 0) // by the deactivated user
 )
 
 func testWorld() slackfake.World {
@@ -93,7 +94,7 @@ func testWorld() slackfake.World {
 					{TS: at(5, 0), User: botUser, BotID: botID, ThreadTS: tsParent, Text: "I am a bot reply"},
 					{TS: at(6, 0), Subtype: "bot_message", BotID: botID, Username: "crowdbot", Text: "build passed"},
 					{TS: at(7, 0), User: "USLACKBOT", Text: "reminder"},
-					{TS: at(8, 0), User: del, Text: "bye"},
+					{TS: tsBye, User: del, Text: "bye"},
 					{TS: at(9, 0), User: ada, Subtype: "channel_topic", Text: "set the channel topic: x"},
 					{TS: at(10, 0), User: ghost, Text: "who am I"},
 				},

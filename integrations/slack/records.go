@@ -105,8 +105,14 @@ func renderBody(text string, users map[string]*userInfo) string {
 }
 
 // messageActivity builds a `message` activity. parentTS is the thread the
-// message replies to ("" for a top-level message).
-func messageActivity(m *slackapi.Message, at time.Time, author *userInfo, ch channelRef, teamURL, parentTS string, users map[string]*userInfo) integrations.Activity {
+// message replies to ("" for a top-level message) and parentText its
+// parent's rendered text: the thread attribute is false for a top-level
+// message and {body, id} of the parent for a reply, as crowd.dev stored it.
+func messageActivity(m *slackapi.Message, at time.Time, author *userInfo, ch channelRef, teamURL, parentTS, parentText string, users map[string]*userInfo) integrations.Activity {
+	var thread any = false
+	if parentTS != "" {
+		thread = map[string]any{"body": parentText, "id": parentTS}
+	}
 	reactions := make([]map[string]any, 0, len(m.Reactions))
 	for _, r := range m.Reactions {
 		reactions = append(reactions, map[string]any{"name": r.Name, "count": r.Count})
@@ -134,7 +140,7 @@ func messageActivity(m *slackapi.Message, at time.Time, author *userInfo, ch cha
 		Body:           renderBody(m.Text, users),
 		URL:            permalink(teamURL, ch.ID, m.Timestamp),
 		Attributes: map[string]any{
-			"thread":      parentTS != "",
+			"thread":      thread,
 			"reactions":   reactions,
 			"attachments": attachments,
 		},

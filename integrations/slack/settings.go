@@ -62,6 +62,17 @@ func windowStart(run *integrations.RunContext) time.Time {
 	return run.StartedAt.Add(-checkWindow(run))
 }
 
+// threadWindowStart is how far back a check run pages a known channel's
+// history: conversations.history lists parents with their latest_reply,
+// and only there can a new reply to an old thread be seen (Slack lists
+// replies in the channel only when also sent to it). A thread whose parent
+// is older than this is not looked at again: that is the bound on the cost
+// of a check run (history pages for ThreadWindow of top-level messages per
+// channel).
+func threadWindowStart(run *integrations.RunContext) time.Time {
+	return run.StartedAt.Add(-max(ThreadWindow, checkWindow(run)))
+}
+
 // ValidateSettings checks the settings given when Slack is connected and
 // returns them compacted. An empty value becomes {}.
 //

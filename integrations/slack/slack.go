@@ -54,6 +54,9 @@ const (
 	// DefaultCheckWindow is how far back a check run reads a channel that
 	// is not new; the checkWindowSeconds setting overrides it.
 	DefaultCheckWindow = 24 * time.Hour
+	// ThreadWindow is how old a thread's parent may be for a check run to
+	// find the replies it got since the last run (threadWindowStart).
+	ThreadWindow = 45 * 24 * time.Hour
 	// maxCheckWindow bounds checkWindowSeconds: further back than a year is
 	// what an onboarding run is for.
 	maxCheckWindow = 366 * 24 * time.Hour
@@ -145,6 +148,7 @@ func (s *Service) MemberAttributes() []integrations.MemberAttribute {
 		{Name: "avatarUrl", Label: "Avatar URL", Type: "url", Show: false, CanDelete: false},
 		{Name: "timezone", Label: "Timezone", Type: "string", Show: true, CanDelete: false},
 		{Name: "jobTitle", Label: "Job title", Type: "string", Show: true, CanDelete: false},
+		{Name: attrDeactivated, Label: "Deactivated", Type: "boolean", Show: true, CanDelete: false},
 	}
 }
 

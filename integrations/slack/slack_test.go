@@ -31,7 +31,7 @@ func TestMemberAttributes(t *testing.T) {
 	for _, a := range New(Options{}).MemberAttributes() {
 		names = append(names, a.Name+":"+a.Type)
 	}
-	assert.Equal(t, []string{"sourceId:string", "avatarUrl:url", "timezone:string", "jobTitle:string"}, names)
+	assert.Equal(t, []string{"sourceId:string", "avatarUrl:url", "timezone:string", "jobTitle:string", "isDeactivated:boolean"}, names)
 }
 
 // member values the test world gives.
@@ -48,6 +48,13 @@ var (
 		Attributes: map[string]any{
 			"sourceId": bob, "avatarUrl": "https://avatars.slack-edge.com/fake/" + bob + "_72.png",
 			"timezone": "Pacific Standard Time",
+		},
+	}
+	delMember = integrations.Member{
+		Username: "del", SourceID: del, DisplayName: "Del Eted",
+		Attributes: map[string]any{
+			"sourceId": del, "avatarUrl": "https://avatars.slack-edge.com/fake/" + del + "_72.png",
+			"isDeactivated": true,
 		},
 	}
 	catMember = integrations.Member{
@@ -81,8 +88,8 @@ func TestOnboarding(t *testing.T) {
 	})
 
 	t.Run("members", func(t *testing.T) {
-		assert.Equal(t, []integrations.Member{adaMember, bobMember, catMember}, out.members,
-			"bots, Slackbot and deactivated users make no member")
+		assert.Equal(t, []integrations.Member{adaMember, bobMember, catMember, delMember}, out.members,
+			"bots and Slackbot make no member; a deactivated user is kept, marked")
 		assert.Equal(t, 3, out.count(StreamMembers), "users.list: 6 users, 2 a page")
 	})
 
@@ -94,11 +101,12 @@ func TestOnboarding(t *testing.T) {
 		}
 		assert.ElementsMatch(t, []string{
 			"message/" + tsWelcome, "message/" + tsParent, "message/" + tsReplyA, "message/" + tsReplyC,
-			"message/" + tsHi, "message/" + tsHey,
+			"message/" + tsHi, "message/" + tsHey, "message/" + tsBye,
 			"channel_joined/" + joinSourceID(general, bob), "channel_joined/" + joinSourceID(general, ada),
-			"channel_joined/" + joinSourceID(general, cat),
+			"channel_joined/" + joinSourceID(general, cat), "channel_joined/" + joinSourceID(general, del),
 			"channel_joined/" + joinSourceID(random, bob), "channel_joined/" + joinSourceID(random, cat),
-		}, keys, "bot replies, bot_message, Slackbot, deactivated and unknown users, and channel_topic make nothing")
+		}, keys, "bot replies, bot_message, Slackbot, unknown users, and channel_topic make nothing")
+		assert.Equal(t, delMember, rows["message/"+tsBye].Member, "a deactivated user's message is kept")
 	})
 
 	t.Run("message", func(t *testing.T) {
@@ -130,8 +138,11 @@ func TestOnboarding(t *testing.T) {
 		assert.Equal(t, integrations.Activity{
 			Type: "message", SourceID: tsReplyC, SourceParentID: tsParent, Timestamp: atTime(4, 5),
 			Member: catMember, Channel: "general", Body: "@ada thanks", URL: link(general, tsReplyC),
-			Attributes: map[string]any{"thread": true, "reactions": []map[string]any{}, "attachments": noAttachments()},
-			Score:      6, IsContribution: true,
+			Attributes: map[string]any{
+				"thread":    map[string]any{"body": "How do I start?", "id": tsParent},
+				"reactions": []map[string]any{}, "attachments": noAttachments(),
+			},
+			Score: 6, IsContribution: true,
 		}, rows["message/"+tsReplyC])
 		assert.Equal(t, tsParent, rows["message/"+tsReplyA].SourceParentID)
 
@@ -153,7 +164,7 @@ func TestOnboarding(t *testing.T) {
 			}
 		}
 		assert.Equal(t, 2, fromMessage, "bob's join comes from the join message and from the membership...")
-		assert.Len(t, rows, 11, "...and both give the same row")
+		assert.Len(t, rows, 13, "...and both give the same row")
 		assert.Equal(t, integrations.Activity{
 			Type: "channel_joined", SourceID: "gen-channel_joined-C0TESTGEN1-U0TESTBOB1", Timestamp: atTime(0, 1),
 			Member: bobMember, Channel: "general", Attributes: map[string]any{}, Score: 3,
@@ -211,6 +222,20 @@ func TestCheckRun(t *testing.T) {
 	require.NoError(t, err)
 	newReply, err := e.fake.Reply(general, newParent, bob, "an answer", recent(40*time.Minute))
 	require.NoError(t, err)
+	// A late reply to a four-week-old thread (not sent to the channel):
+	// only the parent's latest_reply in the history shows it.
+	lateReply, err := e.fake.Reply(general, tsParent, cat, "late, but still useful", recent(30*time.Minute))
+	require.NoError(t, err)
+	// Beyond the thread window (45 days), a thread is not looked at again:
+	// the page that crosses it (50 and 55 days old) is the last one read.
+	for _, days := range []time.Duration{50, 55} {
+		require.NoError(t, e.fake.AddMessage(general, slackfake.Message{
+			TS: slackfake.TS(startedAt.Add(-days * 24 * time.Hour)), User: ada, Text: "old news"}))
+	}
+	ancient := slackfake.TS(startedAt.Add(-60 * 24 * time.Hour))
+	require.NoError(t, e.fake.AddMessage(general, slackfake.Message{TS: ancient, User: ada, Text: "an ancient question"}))
+	_, err = e.fake.Reply(general, ancient, bob, "a reply to an ancient thread", recent(20*time.Minute))
+	require.NoError(t, err)
 	require.NoError(t, e.fake.AddChannel(slackfake.Channel{
 		ID: fresh, Name: "new-stuff", Creator: ada, Members: []string{ada, botUser},
 		Messages: []slackfake.Message{
@@ -244,12 +269,13 @@ func TestCheckRun(t *testing.T) {
 		}
 	}
 	assert.Equal(t, map[string]int{
-		general: 2, // page 1: the two new messages; page 2 reaches the seed: stop (of 5 pages)
+		general: 6, // 2 new, 8 seed messages (4 weeks old: within the thread window) and 2 older at 2 a page; the 6th crosses the thread window: stop
 		random:  1, // one page
 		fresh:   2, // new: read whole, old as it is
 	}, historyCalls)
-	assert.Equal(t, []string{formatTS(startedAt.Add(-24 * time.Hour))}, repliesOldest,
-		"the new thread is asked for the window's replies")
+	window := formatTS(startedAt.Add(-24 * time.Hour))
+	assert.Equal(t, []string{window, window}, repliesOldest,
+		"the new thread and the old one with a late reply are asked for the window's replies; no other")
 	assert.Equal(t, 1, out.count(StreamChannelMembers), "channel_members for the new channel only")
 
 	var got []string
@@ -260,14 +286,16 @@ func TestCheckRun(t *testing.T) {
 		"message general a new question",
 		"message general fresh news",
 		"message general an answer",
-		"message random @cat hey",
-		"message random hi all",
+		"message general late, but still useful",
 		"message new-stuff old three",
 		"message new-stuff old two",
 		"message new-stuff old one",
 		"channel_joined new-stuff ",
 	}, got)
 	assert.Equal(t, newParent, out.rows()["message/"+newReply].SourceParentID)
+	late := out.rows()["message/"+lateReply]
+	assert.Equal(t, tsParent, late.SourceParentID)
+	assert.Equal(t, map[string]any{"body": "How do I start?", "id": tsParent}, late.Attributes["thread"])
 
 	assert.JSONEq(t, `{"channels":[
 		{"id":"C0TESTGEN1","name":"general","general":true},
@@ -283,6 +311,7 @@ func TestIsProcessingFinished(t *testing.T) {
 	threadStream := integrations.NewStream(StreamThread, threadMeta{ChannelID: general, ThreadTS: tsParent})
 	old := startedAt.Add(-25 * time.Hour)
 	recent := startedAt.Add(-23 * time.Hour)
+	pastThreads := startedAt.Add(-ThreadWindow - time.Hour)
 	for _, tc := range []struct {
 		name       string
 		onboarding bool
@@ -291,16 +320,18 @@ func TestIsProcessingFinished(t *testing.T) {
 		last       time.Time
 		want       bool
 	}{
-		{"known channel, page reaches past the window", false, `{}`, chanStream(false), old, true},
+		{"known channel, page past the window is read on for threads", false, `{}`, chanStream(false), old, false},
+		{"known channel, page reaches past the thread window", false, `{}`, chanStream(false), pastThreads, true},
 		{"known channel, page inside the window", false, `{}`, chanStream(false), recent, false},
 		{"new channel is read whole", false, `{}`, chanStream(true), old, false},
 		{"onboarding is read whole", true, `{}`, chanStream(false), old, false},
 		{"thread of a known channel", false, `{}`, threadStream, old, true},
 		{"members stream never stops", false, `{}`, integrations.NewStream(StreamMembers, membersMeta{}), old, false},
 		{"empty page", false, `{}`, chanStream(false), time.Time{}, false},
-		{"checkWindowSeconds widens the window", false, `{"checkWindowSeconds":172800}`, chanStream(false), old, false},
-		{"checkWindowSeconds narrows it", false, `{"checkWindowSeconds":3600}`, chanStream(false), startedAt.Add(-2 * time.Hour), true},
-		{"a bad window falls back to a day", false, `{"checkWindowSeconds":"x"}`, chanStream(false), recent, false},
+		{"checkWindowSeconds widens the window", false, `{"checkWindowSeconds":172800}`, threadStream, old, false},
+		{"checkWindowSeconds narrows it", false, `{"checkWindowSeconds":3600}`, threadStream, startedAt.Add(-2 * time.Hour), true},
+		{"a bad window falls back to a day", false, `{"checkWindowSeconds":"x"}`, threadStream, recent, false},
+		{"a check window wider than the thread window", false, `{"checkWindowSeconds":31536000}`, chanStream(false), pastThreads, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			run := &integrations.RunContext{Onboarding: tc.onboarding, StartedAt: startedAt,
@@ -523,7 +554,7 @@ func TestOmittedEndCursor(t *testing.T) {
 	e.noContract = "conversations.members requires response_metadata, which this test leaves out on purpose"
 	e.fake.SetOmitEmptyCursor(true)
 	out := e.run(e.runContext(true, `{}`))
-	assert.Len(t, out.rows(), 11)
+	assert.Len(t, out.rows(), 13, "as TestOnboarding")
 }
 
 func TestPostprocessKeepsUnfinishedNewChannelsNew(t *testing.T) {
@@ -664,4 +695,45 @@ func TestTeamInfoWithoutScope(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, res.Activities, 2)
 	assert.Equal(t, "", res.Activities[0].URL)
+}
+
+// TestThreadSubtypes: threads as conversations.replies really serves them.
+// A deleted parent (a tombstone by USLACKBOT) makes no activity but its
+// replies do; a reply also sent to the channel is one row, whichever
+// stream sees it; a classic bot reply (bot_message, no user) makes nothing
+// and asks users.info for no one.
+func TestThreadSubtypes(t *testing.T) {
+	w := testWorld()
+	broadcast, botReply := at(11, 0), at(12, 0)
+	w.Channels[0].Messages = append(w.Channels[0].Messages,
+		slackfake.Message{TS: broadcast, User: bob, ThreadTS: tsParent, Subtype: "thread_broadcast", Text: "also in #general"},
+		slackfake.Message{TS: botReply, ThreadTS: tsParent, Subtype: "bot_message", BotID: botID, Username: "crowdbot", Text: "ci passed"},
+	)
+	e := newEnv(t, w, 100)
+	require.NoError(t, e.fake.DeleteMessage(general, tsParent))
+	out := e.run(e.runContext(true, `{}`))
+	rows := out.rows()
+
+	assert.NotContains(t, rows, "message/"+tsParent, "a tombstone is no activity")
+	for _, ts := range []string{tsReplyA, tsReplyC, broadcast} {
+		require.Contains(t, rows, "message/"+ts, "the replies of a deleted parent are kept")
+		assert.Equal(t, tsParent, rows["message/"+ts].SourceParentID)
+		assert.Equal(t, map[string]any{"body": "This message was deleted.", "id": tsParent}, rows["message/"+ts].Attributes["thread"])
+	}
+	assert.NotContains(t, rows, "message/"+botReply)
+	n := 0
+	for _, a := range out.activities {
+		if a.SourceID == broadcast {
+			n++
+		}
+	}
+	assert.Equal(t, 2, n, "the broadcast comes from the history and from the thread...")
+	assert.Equal(t, bobMember, rows["message/"+broadcast].Member, "...as one row of bob's")
+	for _, ex := range e.rec.Exchanges() {
+		if path.Base(ex.Request.URL.Path) == slackfake.MethodUsersInfo {
+			form, err := url.ParseQuery(string(ex.Request.Body))
+			require.NoError(t, err)
+			assert.NotContains(t, []string{"", "USLACKBOT"}, form.Get("user"))
+		}
+	}
 }

@@ -30,9 +30,12 @@ type threadMeta struct {
 	ChannelID   string `json:"channelId"`
 	ChannelName string `json:"channelName"`
 	ThreadTS    string `json:"threadTs"`
-	New         bool   `json:"new"`
-	TeamURL     string `json:"teamUrl"`
-	Cursor      string `json:"cursor,omitempty"`
+	// ParentText is the parent's text as the channel stream rendered it,
+	// for the replies' thread attribute (crowd.dev's placeholder).
+	ParentText string `json:"parentText,omitempty"`
+	New        bool   `json:"new"`
+	TeamURL    string `json:"teamUrl"`
+	Cursor     string `json:"cursor,omitempty"`
 }
 
 type channelMembersMeta struct {
@@ -108,7 +111,9 @@ func badMetadata(st integrations.Stream, err error) error {
 // IsProcessingFinished stops a check run's paging of a channel or thread
 // the previous run already knew, once the page reached messages older
 // than the check window (res.LastRecordTimestamp is the page's oldest
-// message). New channels and their threads are read to the end.
+// message); a known channel's history is paged further, to the thread
+// window, for the threads that got replies since (see threadWindowStart).
+// New channels and their threads are read to the end.
 func (s *Service) IsProcessingFinished(run *integrations.RunContext, st integrations.Stream, res *integrations.StreamResult) bool {
 	if run.Onboarding || res == nil || res.LastRecordTimestamp.IsZero() {
 		return false
@@ -121,6 +126,9 @@ func (s *Service) IsProcessingFinished(run *integrations.RunContext, st integrat
 	}
 	if err := st.DecodeMetadata(&md); err != nil || md.New {
 		return false
+	}
+	if st.Name == StreamChannel {
+		return res.LastRecordTimestamp.Before(threadWindowStart(run))
 	}
 	return res.LastRecordTimestamp.Before(windowStart(run))
 }
@@ -167,26 +175,48 @@ func (s *Service) processChannel(ctx context.Context, run *integrations.RunConte
 		}
 		return nil, s.apiError(run, "conversations.history", err)
 	}
-	users, err := s.resolveUsers(ctx, run, api, userIDs(resp.Messages))
+	// A check run reads a known channel back to the thread window for
+	// the threads' latest_reply, but makes activities of the check window
+	// only: the older messages need no user look-ups.
+	check := !run.Onboarding && !md.New
+	ws := windowStart(run)
+	authored := resp.Messages
+	if check {
+		authored = make([]slackapi.Message, 0, len(resp.Messages))
+		for i := range resp.Messages {
+			if !olderThan(&resp.Messages[i], ws) {
+				authored = append(authored, resp.Messages[i])
+			}
+		}
+	}
+	users, err := s.resolveUsers(ctx, run, api, userIDs(authored))
 	if err != nil {
 		return nil, err
 	}
 	ch := channelRef{ID: md.ChannelID, Name: md.ChannelName}
-	// In a check run, a thread of a known channel whose last reply is older
-	// than the window has nothing new: no stream for it.
-	check := !run.Onboarding && !md.New
-	ws := windowStart(run)
+	texts := make(map[string]string, len(resp.Messages))
+	for i := range resp.Messages {
+		texts[resp.Messages[i].Timestamp] = renderBody(resp.Messages[i].Text, users)
+	}
 
 	res := &integrations.StreamResult{}
 	for i := range resp.Messages {
 		m := &resp.Messages[i]
+		// In a check run, a thread of a known channel whose last reply is
+		// older than the window has nothing new: no stream for it. One
+		// with a new reply gets one however old its parent (within the
+		// thread window this page is read to).
 		if isThreadParent(m) && !(check && repliedBefore(m, ws)) {
 			res.NewStreams = append(res.NewStreams, integrations.NewStream(StreamThread, threadMeta{
 				ChannelID: md.ChannelID, ChannelName: md.ChannelName, ThreadTS: m.Timestamp,
-				New: md.New, TeamURL: md.TeamURL,
+				ParentText: texts[m.Timestamp], New: md.New, TeamURL: md.TeamURL,
 			}))
 		}
-		if a, ok := activityOf(m, users, ch, md.TeamURL, replyParent(m)); ok {
+		if check && olderThan(m, ws) {
+			continue // stored by the run that saw it within its window
+		}
+		parent := replyParent(m)
+		if a, ok := activityOf(m, users, ch, md.TeamURL, parent, texts[parent]); ok {
 			res.Activities = append(res.Activities, a)
 		}
 	}
@@ -206,6 +236,12 @@ func (s *Service) processChannel(ctx context.Context, run *integrations.RunConte
 		}))
 	}
 	return res, nil
+}
+
+// olderThan reports a message posted before t.
+func olderThan(m *slackapi.Message, t time.Time) bool {
+	at, ok := parseTS(m.Timestamp)
+	return ok && at.Before(t)
 }
 
 // repliedBefore reports a thread parent whose latest reply is older than t.
@@ -233,21 +269,32 @@ func (s *Service) processThread(ctx context.Context, run *integrations.RunContex
 		return nil, s.apiError(run, "conversations.replies", err)
 	}
 	// The parent comes first (on the first page); the channel stream has
-	// already made its activity.
+	// already made its activity. Its text, when it is there, is fresher
+	// than the one the stream was given.
 	replies := make([]slackapi.Message, 0, len(msgs))
-	for _, m := range msgs {
+	var parent *slackapi.Message
+	for i, m := range msgs {
 		if m.Timestamp != md.ThreadTS {
 			replies = append(replies, m)
+		} else {
+			parent = &msgs[i]
 		}
 	}
-	users, err := s.resolveUsers(ctx, run, api, userIDs(replies))
+	lookup := userIDs(replies)
+	if parent != nil {
+		lookup = append(lookup, mentionedUsers(parent.Text)...)
+	}
+	users, err := s.resolveUsers(ctx, run, api, lookup)
 	if err != nil {
 		return nil, err
+	}
+	if parent != nil {
+		md.ParentText = renderBody(parent.Text, users)
 	}
 	ch := channelRef{ID: md.ChannelID, Name: md.ChannelName}
 	res := &integrations.StreamResult{}
 	for i := range replies {
-		if a, ok := activityOf(&replies[i], users, ch, md.TeamURL, md.ThreadTS); ok {
+		if a, ok := activityOf(&replies[i], users, ch, md.TeamURL, md.ThreadTS, md.ParentText); ok {
 			res.Activities = append(res.Activities, a)
 		}
 	}
@@ -301,9 +348,11 @@ func (s *Service) processChannelMembers(ctx context.Context, run *integrations.R
 
 // activityOf makes the activity of one message, if it has one: a
 // `message` for what a person said, a `channel_joined` for a join. Bots
-// and apps (bot_message, bot_id, is_bot), Slackbot, deactivated and
-// unknown users, and housekeeping subtypes have none.
-func activityOf(m *slackapi.Message, users map[string]*userInfo, ch channelRef, teamURL, parentTS string) (integrations.Activity, bool) {
+// and apps (bot_message, bot_id, is_bot), Slackbot, unknown users, and
+// housekeeping subtypes (tombstone, channel_topic, ...) have none.
+//
+// parentTS and parentText are the thread's parent, for a reply.
+func activityOf(m *slackapi.Message, users map[string]*userInfo, ch channelRef, teamURL, parentTS, parentText string) (integrations.Activity, bool) {
 	if isBotMessage(m) || m.User == "" {
 		return integrations.Activity{}, false
 	}
@@ -318,5 +367,5 @@ func activityOf(m *slackapi.Message, users map[string]*userInfo, ch channelRef, 
 	if !messageSubtypes[m.SubType] {
 		return integrations.Activity{}, false
 	}
-	return messageActivity(m, at, u, ch, teamURL, parentTS, users), true
+	return messageActivity(m, at, u, ch, teamURL, parentTS, parentText, users), true
 }

@@ -37,8 +37,10 @@ func userFrom(u *slackapi.User) *userInfo {
 	}
 }
 
-// skipReason says why no member is made of u: "unknown", "bot",
-// "slackbot" or "deleted"; "" for a person.
+// skipReason says why no member is made of u: "unknown", "bot" or
+// "slackbot"; "" for a person. A deactivated person (deleted:true: they
+// left the workspace) is still a person: their messages, replies and
+// joins are the community's history, as crowd.dev kept them.
 func (u *userInfo) skipReason() string {
 	switch {
 	case u == nil:
@@ -47,11 +49,12 @@ func (u *userInfo) skipReason() string {
 		return "slackbot"
 	case u.IsBot || u.BotID != "":
 		return "bot"
-	case u.Deleted:
-		return "deleted"
 	}
 	return ""
 }
+
+// attrDeactivated marks a member whose Slack account is deactivated.
+const attrDeactivated = "isDeactivated"
 
 // member builds the crowd member of a person.
 //
@@ -86,6 +89,9 @@ func (u *userInfo) member() integrations.Member {
 	}
 	if u.Title != "" {
 		m.Attributes["jobTitle"] = u.Title
+	}
+	if u.Deleted {
+		m.Attributes[attrDeactivated] = true
 	}
 	return m
 }

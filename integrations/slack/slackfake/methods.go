@@ -333,9 +333,11 @@ func sortAscending(ms []*Message) {
 }
 
 // wireMessage renders m. inReplies drops the fields the recorded
-// conversations.replies samples never carry (subtype, username,
-// client_msg_id, inviter): the fake sends only key paths Slack was seen
-// to send for that method.
+// conversations.replies samples never carry (client_msg_id, inviter). The
+// subtype and username stay: replies come as they are, a reply also sent
+// to the channel as thread_broadcast, a classic bot reply as bot_message
+// without a user, a deleted parent as a tombstone by USLACKBOT
+// (api-quirks §2.1.6-7), never smoothed into plain messages.
 func (s *Server) wireMessage(c *Channel, m *Message, inReplies bool) wireMessage {
 	w := wireMessage{
 		Type: "message", Subtype: m.Subtype, User: m.User, BotID: m.BotID, Username: m.Username,
@@ -386,7 +388,7 @@ func (s *Server) wireMessage(c *Channel, m *Message, inReplies bool) wireMessage
 		w.Subscribed = &falseValue
 	}
 	if inReplies {
-		w.Subtype, w.Username, w.ClientMsgID, w.Inviter = "", "", "", ""
+		w.ClientMsgID, w.Inviter = "", ""
 	}
 	return w
 }

@@ -303,6 +303,30 @@ func (s *Server) Join(channelID, user string, at time.Time) (string, error) {
 	return ts, nil
 }
 
+// DeleteMessage deletes a message as Slack does: a thread parent that has
+// replies stays, as a tombstone (subtype "tombstone", by USLACKBOT, "This
+// message was deleted."), so that its thread can still be read; any other
+// message goes.
+func (s *Server) DeleteMessage(channelID, ts string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.channel(channelID)
+	if c == nil {
+		return fmt.Errorf("%w: channel %s", ErrNotFound, channelID)
+	}
+	m := findMessage(c, ts)
+	if m == nil {
+		return fmt.Errorf("%w: message %s in %s", ErrNotFound, ts, channelID)
+	}
+	if !isReply(m) && len(replies(c, ts)) > 0 {
+		*m = Message{TS: m.TS, User: slackbotID, Subtype: SubtypeTombstone, Text: "This message was deleted."}
+		return nil
+	}
+	i := slices.IndexFunc(c.Messages, func(x Message) bool { return x.TS == ts })
+	c.Messages = slices.Delete(c.Messages, i, i+1)
+	return nil
+}
+
 // SetBotMember adds the bot to a channel or removes it.
 func (s *Server) SetBotMember(channelID string, member bool) error {
 	s.mu.Lock()

@@ -262,3 +262,57 @@ func TestWorldChangesBetweenRuns(t *testing.T) {
 	_, _, body = c.post(MethodConversationsMembers, tok("channel", "C0DEMOPRV01"))
 	assert.ElementsMatch(t, []any{"U0DEMOADA1", "U0DEMOBEN1", "U0DEMOBOT1"}, body["members"])
 }
+
+// TestRepliesKeepSubtypes: conversations.replies serves messages as they
+// are, as the real API does: a reply also sent to the channel keeps
+// thread_broadcast, a classic bot reply is a bot_message with a username
+// and no user, and a deleted parent with replies is a tombstone by
+// USLACKBOT, still listed first.
+func TestRepliesKeepSubtypes(t *testing.T) {
+	s := New(world())
+	c := newClient(t, s)
+	const ch = "C0DEMOGEN01"
+	parent := TS(time.Date(2026, time.January, 12, 9, 30, 0, 0, time.UTC))
+	broadcast := TS(time.Date(2026, time.January, 12, 9, 50, 0, 0, time.UTC))
+	botReply := TS(time.Date(2026, time.January, 12, 9, 55, 0, 0, time.UTC))
+	require.NoError(t, s.AddMessage(ch, Message{TS: broadcast, User: "U0DEMOBEN1", ThreadTS: parent,
+		Subtype: "thread_broadcast", Text: "also in the channel"}))
+	require.NoError(t, s.AddMessage(ch, Message{TS: botReply, ThreadTS: parent, Subtype: "bot_message",
+		BotID: "B0DEMOBOT01", Username: "crowdflow-demo-bot", Text: "a bot in the thread"}))
+	require.NoError(t, s.DeleteMessage(ch, parent))
+
+	_, _, body := c.post(MethodConversationsReplies, tok("channel", ch, "ts", parent))
+	require.Equal(t, true, body["ok"], "%v", body)
+	byTS := map[string]map[string]any{}
+	for _, m := range body["messages"].([]any) {
+		byTS[m.(map[string]any)["ts"].(string)] = m.(map[string]any)
+	}
+	first := body["messages"].([]any)[0].(map[string]any)
+	assert.Equal(t, parent, first["ts"], "the tombstone still comes first")
+	assert.Equal(t, "tombstone", first["subtype"])
+	assert.Equal(t, "USLACKBOT", first["user"])
+	assert.Equal(t, float64(4), first["reply_count"])
+	assert.Equal(t, "thread_broadcast", byTS[broadcast]["subtype"])
+	assert.Equal(t, "bot_message", byTS[botReply]["subtype"])
+	assert.Equal(t, "crowdflow-demo-bot", byTS[botReply]["username"])
+	assert.NotContains(t, byTS[botReply], "user", "a classic bot message has no user")
+
+	// The history lists the tombstone (it has replies) and the broadcast.
+	_, _, body = c.post(MethodConversationsHistory, tok("channel", ch))
+	subtypes := map[string]any{}
+	for _, m := range body["messages"].([]any) {
+		subtypes[m.(map[string]any)["ts"].(string)] = m.(map[string]any)["subtype"]
+	}
+	assert.Equal(t, "tombstone", subtypes[parent])
+	assert.Equal(t, "thread_broadcast", subtypes[broadcast])
+	assert.NotContains(t, subtypes, botReply)
+
+	// A message without replies goes for good.
+	plain, err := s.PostMessage(ch, "U0DEMOADA1", "soon gone", time.Date(2026, time.January, 12, 10, 0, 0, 0, time.UTC))
+	require.NoError(t, err)
+	require.NoError(t, s.DeleteMessage(ch, plain))
+	_, _, body = c.post(MethodConversationsHistory, tok("channel", ch))
+	for _, m := range body["messages"].([]any) {
+		assert.NotEqual(t, plain, m.(map[string]any)["ts"])
+	}
+}

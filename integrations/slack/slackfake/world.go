@@ -77,6 +77,13 @@ type Channel struct {
 	Messages []Message
 }
 
+// SubtypeTombstone is the subtype of a deleted thread parent that still
+// has replies (DeleteMessage makes one).
+const SubtypeTombstone = "tombstone"
+
+// slackbotID is Slackbot's user id, the author of tombstones.
+const slackbotID = "USLACKBOT"
+
 // Message is one message. Thread fields of parents (reply_count,
 // reply_users, latest_reply) are computed from the replies.
 type Message struct {
