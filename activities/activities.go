@@ -335,7 +335,7 @@ func (a *Activities) Postprocess(ctx context.Context, in RunRef) error {
 	if settings == nil {
 		return nil
 	}
-	return wrap(a.Store.UpdateIntegrationSettings(ctx, rc.Integration.ID, settings), "save settings")
+	return wrap(a.saveSettings(ctx, rc, post, integrations.RunOutcome{Unfinished: unfinished}, settings), "save settings")
 }
 
 // FinishRunInput ends a run; Failure is set when a step before the streams

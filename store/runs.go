@@ -12,43 +12,76 @@ import (
 
 // Run is an integrationRuns row.
 type Run struct {
-	ID             string
-	TenantID       string
-	IntegrationID  string
-	Onboarding     bool
-	State          string
-	DelayedUntil   *time.Time
-	DelayReason    string
-	ProcessedAt    *time.Time
-	Error          json.RawMessage
-	PipelineData   json.RawMessage
-	WorkflowID     string
-	WorkflowRunID  string
-	RecordsWritten int64
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	ID            string
+	TenantID      string
+	IntegrationID string
+	Onboarding    bool
+	State         string
+	DelayedUntil  *time.Time
+	DelayReason   string
+	ProcessedAt   *time.Time
+	Error         json.RawMessage
+	PipelineData  json.RawMessage
+	WorkflowID    string
+	WorkflowRunID string
+	// PipelineVersion changes whenever PipelineData is set.
+	PipelineVersion int64
+	RecordsWritten  int64
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 const runColumns = `id, "tenantId", "integrationId", onboarding, state, "delayedUntil", coalesce("delayReason", ''),
 	"processedAt", error, "pipelineData", coalesce("workflowId", ''), coalesce("workflowRunId", ''),
-	"recordsWritten", "createdAt", "updatedAt"`
+	"recordsWritten", "createdAt", "updatedAt", "pipelineVersion"`
 
 func scanRun(row pgx.Row) (*Run, error) {
 	var r Run
 	err := row.Scan(&r.ID, &r.TenantID, &r.IntegrationID, &r.Onboarding, &r.State, &r.DelayedUntil, &r.DelayReason,
-		&r.ProcessedAt, &r.Error, &r.PipelineData, &r.WorkflowID, &r.WorkflowRunID, &r.RecordsWritten, &r.CreatedAt, &r.UpdatedAt)
+		&r.ProcessedAt, &r.Error, &r.PipelineData, &r.WorkflowID, &r.WorkflowRunID, &r.RecordsWritten, &r.CreatedAt, &r.UpdatedAt, &r.PipelineVersion)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
 	return &r, err
 }
 
-// GetRun loads a run.
+// runColumnsLight are runColumns without pipelineData, and its version.
+const runColumnsLight = `id, "tenantId", "integrationId", onboarding, state, "delayedUntil", coalesce("delayReason", ''),
+	"processedAt", error, coalesce("workflowId", ''), coalesce("workflowRunId", ''),
+	"recordsWritten", "createdAt", "updatedAt", "pipelineVersion"`
+
+// GetRun loads a run. Its pipeline data comes from the worker's cache
+// when the stored version is the cached one (see cache.go).
 func (s *Store) GetRun(ctx context.Context, id string) (*Run, error) {
 	if !validUUID(id) {
 		return nil, ErrNotFound
 	}
-	return scanRun(s.pool.QueryRow(ctx, `SELECT `+runColumns+` FROM "integrationRuns" WHERE id = $1`, id))
+	var r Run
+	err := s.pool.QueryRow(ctx, `SELECT `+runColumnsLight+` FROM "integrationRuns" WHERE id = $1`, id).Scan(
+		&r.ID, &r.TenantID, &r.IntegrationID, &r.Onboarding, &r.State, &r.DelayedUntil, &r.DelayReason,
+		&r.ProcessedAt, &r.Error, &r.WorkflowID, &r.WorkflowRunID, &r.RecordsWritten, &r.CreatedAt, &r.UpdatedAt, &r.PipelineVersion)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if data, ok := s.docs.get(docPipeline, r.ID, r.PipelineVersion); ok {
+		r.PipelineData = data
+		return &r, nil
+	}
+	// Data and version read together, so what is cached is consistent
+	// even if the data changed since the first read.
+	err = s.pool.QueryRow(ctx, `SELECT "pipelineData", "pipelineVersion" FROM "integrationRuns" WHERE id = $1`, id).
+		Scan(&r.PipelineData, &r.PipelineVersion)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.docs.put(docPipeline, r.ID, r.PipelineVersion, r.PipelineData)
+	return &r, nil
 }
 
 // ActiveRun returns the integration's run that is pending, processing or

@@ -45,11 +45,18 @@ const (
 // Store wraps a pgx pool.
 type Store struct {
 	pool *pgxpool.Pool
+	docs *docCache
 }
 
 // Open connects to the database at url, with the pool sized and its
 // statements bounded as PoolOptionsFromEnv and the options say.
 func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
+	return open(ctx, url, nil, opts...)
+}
+
+// open is Open with a last change to the pool's configuration (tests count
+// the bytes read through it).
+func open(ctx context.Context, url string, tweak func(*pgxpool.Config), opts ...Option) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("bad DATABASE_URL: %w", err)
@@ -62,6 +69,9 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		o(&po)
 	}
 	po.apply(cfg)
+	if tweak != nil {
+		tweak(cfg)
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -72,7 +82,7 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
-	return &Store{pool: pool}, nil
+	return &Store{pool: pool, docs: newDocCache()}, nil
 }
 
 // Close closes the pool.
@@ -95,6 +105,9 @@ type Integration struct {
 	LimitLastResetAt *time.Time
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
+	// SettingsVersion changes whenever Settings is set (by anyone): what
+	// ReplaceSettings compares.
+	SettingsVersion int64
 }
 
 // NewIntegration is what connect stores.
@@ -131,26 +144,41 @@ func (s *Store) CreateIntegration(ctx context.Context, in NewIntegration) (strin
 	return id, nil
 }
 
-const integrationColumns = `id, "tenantId", platform, status, settings, coalesce(token, ''), coalesce("refreshToken", ''),
-	coalesce("integrationIdentifier", ''), "limitCount", "limitLastResetAt", "createdAt", "updatedAt"`
-
-func scanIntegration(row pgx.Row) (*Integration, error) {
-	var i Integration
-	err := row.Scan(&i.ID, &i.TenantID, &i.Platform, &i.Status, &i.Settings, &i.Token, &i.RefreshToken,
-		&i.Identifier, &i.LimitCount, &i.LimitLastResetAt, &i.CreatedAt, &i.UpdatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, ErrNotFound
-	}
-	return &i, err
-}
+// integrationColumns are an integration's columns but its settings, and
+// the settings' version.
+const integrationColumns = `id, "tenantId", platform, status, coalesce(token, ''), coalesce("refreshToken", ''),
+	coalesce("integrationIdentifier", ''), "limitCount", "limitLastResetAt", "createdAt", "updatedAt", "settingsVersion"`
 
 // GetIntegration loads a live (not deleted) integration, token included.
+// Its settings come from the worker's cache when the stored version is the
+// cached one (see cache.go).
 func (s *Store) GetIntegration(ctx context.Context, id string) (*Integration, error) {
 	if !validUUID(id) {
 		return nil, ErrNotFound
 	}
-	return scanIntegration(s.pool.QueryRow(ctx,
-		`SELECT `+integrationColumns+` FROM integrations WHERE id = $1 AND "deletedAt" IS NULL`, id))
+	var i Integration
+	err := s.pool.QueryRow(ctx, `SELECT `+integrationColumns+` FROM integrations WHERE id = $1 AND "deletedAt" IS NULL`, id).Scan(
+		&i.ID, &i.TenantID, &i.Platform, &i.Status, &i.Token, &i.RefreshToken,
+		&i.Identifier, &i.LimitCount, &i.LimitLastResetAt, &i.CreatedAt, &i.UpdatedAt, &i.SettingsVersion)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if data, ok := s.docs.get(docSettings, i.ID, i.SettingsVersion); ok {
+		i.Settings = data
+		return &i, nil
+	}
+	err = s.pool.QueryRow(ctx, `SELECT settings, "settingsVersion" FROM integrations WHERE id = $1`, id).Scan(&i.Settings, &i.SettingsVersion)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.docs.put(docSettings, i.ID, i.SettingsVersion, i.Settings)
+	return &i, nil
 }
 
 // ListIntegrationIDs pages through the live integrations of a platform with
@@ -168,7 +196,28 @@ func (s *Store) ListIntegrationIDs(ctx context.Context, platform, status, afterI
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
-// UpdateIntegrationSettings replaces the integration's settings.
+// ErrSettingsChanged is returned by ReplaceSettings when the settings are
+// no longer the version the caller read.
+var ErrSettingsChanged = errors.New("settings changed since they were read")
+
+// ReplaceSettings replaces the integration's settings if they are still
+// at version (compare-and-set): a run's Postprocess computed its settings
+// from that version, and must not overwrite an edit a user made since.
+// On ErrSettingsChanged the caller reads them again and recomputes.
+func (s *Store) ReplaceSettings(ctx context.Context, id string, settings json.RawMessage, version int64) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE integrations SET settings = $2, "updatedAt" = now() WHERE id = $1 AND "settingsVersion" = $3`,
+		id, cleanRaw(settings), version)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrSettingsChanged
+	}
+	return nil
+}
+
+// UpdateIntegrationSettings replaces the integration's settings,
+// whatever they are now.
 func (s *Store) UpdateIntegrationSettings(ctx context.Context, id string, settings json.RawMessage) error {
 	_, err := s.pool.Exec(ctx, `UPDATE integrations SET settings = $2, "updatedAt" = now() WHERE id = $1`, id, cleanRaw(settings))
 	return err
