@@ -45,7 +45,14 @@ type Options struct {
 	Metrics *Metrics
 	// Logger gets failed requests (slog.Default when nil).
 	Logger *slog.Logger
+	// UI, when set, is served under UIPath (the web UI, package webui):
+	// it signs its users in itself, with the same tokens, so the bearer
+	// check does not apply there. / redirects to it.
+	UI http.Handler
 }
+
+// UIPath is where Options.UI is mounted.
+const UIPath = "/ui"
 
 type server struct {
 	ctl       *control.Controller
@@ -57,6 +64,7 @@ type server struct {
 	metrics   *Metrics
 	logger    *slog.Logger
 	mux       *chi.Mux
+	ui        bool
 }
 
 // Route patterns, as they appear in the metrics' route label.
@@ -130,6 +138,11 @@ func Handler(o Options) (http.Handler, error) {
 	m.Get(RouteGetIntegration, s.getIntegration)
 	m.Get(RouteGetRun, s.getRun)
 	m.Post(RouteContinueRun, s.continueRun)
+	if o.UI != nil {
+		m.Mount(UIPath, o.UI)
+		m.Get("/", http.RedirectHandler(UIPath+"/", http.StatusSeeOther).ServeHTTP)
+	}
+	s.ui = o.UI != nil
 	return m, nil
 }
 
@@ -148,7 +161,7 @@ func CheckTemporalUIURL(s string) error {
 // bytes nor its length leak through timing.
 func (s *server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == RouteHealth {
+		if r.URL.Path == RouteHealth || s.isUI(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -167,6 +180,12 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// isUI says the path is the web UI's (and / that redirects to it), which
+// uses session cookies instead of a bearer header.
+func (s *server) isUI(path string) bool {
+	return s.ui && (path == "/" || path == UIPath || strings.HasPrefix(path, UIPath+"/"))
 }
 
 // limitBody refuses a body announced larger than the limit and cuts one

@@ -115,15 +115,20 @@ func (s *server) runView(ctx context.Context, run *store.Run) (RunView, error) {
 	return v, nil
 }
 
-// temporalURL links a workflow execution in Temporal Web:
-// <ui>/namespaces/<ns>/workflows/<workflowId>/<runId>. The workflow id
-// holds a slash (integration/<id>), so it is escaped as one path segment.
-// Without an execution id the link lists the workflow's executions.
 func (s *server) temporalURL(workflowID, workflowRunID string) string {
+	return TemporalWebURL(s.uiURL, s.namespace, workflowID, workflowRunID)
+}
+
+// TemporalWebURL links a workflow execution in Temporal Web at base:
+// <base>/namespaces/<ns>/workflows/<workflowId>/<runId>. The workflow id
+// holds a slash (integration/<id>), so it is escaped as one path segment.
+// Without an execution id the link lists the workflow's executions; without
+// a workflow id there is no link ("").
+func TemporalWebURL(base, namespace, workflowID, workflowRunID string) string {
 	if workflowID == "" {
 		return ""
 	}
-	base := s.uiURL + "/namespaces/" + url.PathEscape(s.namespace) + "/workflows"
+	base = strings.TrimRight(base, "/") + "/namespaces/" + url.PathEscape(namespace) + "/workflows"
 	if workflowRunID == "" {
 		return base + "?query=" + url.QueryEscape(`WorkflowId="`+workflowID+`"`)
 	}
