@@ -17,6 +17,7 @@ import (
 	"github.com/crowdflow/crowdflow/internal/config"
 	"github.com/crowdflow/crowdflow/internal/metrics"
 	"github.com/crowdflow/crowdflow/migrations"
+	"github.com/crowdflow/crowdflow/webui"
 )
 
 // Defaults of `starter serve`.
@@ -30,6 +31,7 @@ const (
 
 func serveCmd(e *env) *cobra.Command {
 	var addr, metricsAddr, uiURL string
+	var webUI bool
 	cmd := &cobra.Command{
 		Use:   "serve [--addr HOST:PORT] [--metrics-addr HOST:PORT|off] [--temporal-ui-url URL]",
 		Short: "Serve the onboarding HTTP API (bearer token from API_TOKEN) and its metrics",
@@ -41,6 +43,7 @@ func serveCmd(e *env) *cobra.Command {
   GET  /api/v1/runs/{id}                         a run: state, delay, errors, records, streams by state
   POST /api/v1/runs/{id}/continue                re-process a run's pending and failed streams
   GET  /healthz                                  checks the database (no token)
+  GET  /ui/                                      the web UI (sign in with the same token; --web-ui=false leaves it out)
 
 Every route but /healthz needs "Authorization: Bearer $API_TOKEN"; the server
 refuses to start without API_TOKEN (at least 16 characters). Prometheus
@@ -63,7 +66,7 @@ at start, as the worker does.`,
 				metricsAddr = ""
 			}
 			return serve(cmd.Context(), e, serveOptions{
-				addr: addr, metricsAddr: metricsAddr, uiURL: uiURL, token: token, logger: config.Logger(slog.LevelInfo),
+				addr: addr, metricsAddr: metricsAddr, uiURL: uiURL, token: token, webUI: webUI, logger: config.Logger(slog.LevelInfo),
 			})
 		},
 	}
@@ -73,11 +76,13 @@ at start, as the worker does.`,
 		`listen address of /metrics (METRICS_ADDR); "off" serves no metrics`)
 	f.StringVar(&uiURL, "temporal-ui-url", getenvDefault("TEMPORAL_UI_URL", api.DefaultTemporalUIURL),
 		"base URL of Temporal Web, for the links in answers (TEMPORAL_UI_URL)")
+	f.BoolVar(&webUI, "web-ui", true, "serve the web UI under /ui (sign-in with API_TOKEN)")
 	return cmd
 }
 
 type serveOptions struct {
 	addr, metricsAddr, uiURL, token string
+	webUI                           bool
 	logger                          *slog.Logger
 }
 
@@ -102,10 +107,23 @@ func serve(ctx context.Context, e *env, o serveOptions) error {
 	if err != nil {
 		return err
 	}
-	handler, err := api.Handler(api.Options{
+	opts := api.Options{
 		Controller: ctl, Store: e.store, Token: o.token, TemporalUIURL: o.uiURL,
 		Namespace: e.cfg.TemporalNamespace, Metrics: apiMetrics, Logger: o.logger,
-	})
+	}
+	if o.webUI {
+		// The UI signs in with the API's operator token; tenant-scoped
+		// tokens plug in through webui.Authenticator.
+		ui, err := webui.New(webui.Options{
+			Controller: ctl, Store: e.store, Authenticate: webui.OperatorToken(o.token),
+			TemporalUIURL: o.uiURL, Namespace: e.cfg.TemporalNamespace, Logger: o.logger,
+		})
+		if err != nil {
+			return &exitError{code: 2, err: err}
+		}
+		opts.UI = ui
+	}
+	handler, err := api.Handler(opts)
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
@@ -136,6 +154,9 @@ func serve(ctx context.Context, e *env, o serveOptions) error {
 		ErrorLog:          slog.NewLogLogger(o.logger.Handler(), slog.LevelWarn),
 	}
 	fmt.Fprintf(e.errOut, "api: listening on http://%s\n", ln.Addr())
+	if o.webUI {
+		fmt.Fprintf(e.errOut, "web UI: http://%s%s/ (sign in with API_TOKEN)\n", ln.Addr(), api.UIPath)
+	}
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()
 	select {
