@@ -199,6 +199,19 @@ type Member struct {
 	JoinedAt time.Time
 	// Attributes maps an attribute name to its value on this platform.
 	Attributes map[string]any
+	// Reach is the member's follower count on this platform, nil when
+	// unknown; it becomes members.reach[platform], total recomputed.
+	Reach *int
+	// Organizations the member belongs to (a GitHub profile's company):
+	// found by name among the tenant's organizations, created when new,
+	// and linked in "memberOrganizations".
+	Organizations []Organization
+}
+
+// Organization is a company or community a member belongs to.
+type Organization struct {
+	Name string
+	URL  string
 }
 
 // Activity is something a member did on the platform.

@@ -135,6 +135,9 @@ func WriteRecords(ctx context.Context, tx pgx.Tx, t Target, res *integrations.St
 	if err != nil {
 		return 0, fmt.Errorf("upsert members: %w", err)
 	}
+	if err := linkOrganizations(ctx, tx, t, res, ids); err != nil {
+		return 0, fmt.Errorf("organizations: %w", err)
+	}
 	if err := upsertActivities(ctx, tx, t, res.Activities, ids); err != nil {
 		return 0, fmt.Errorf("upsert activities: %w", err)
 	}
