@@ -4,6 +4,7 @@ import (
 	"github.com/crowdflow/crowdflow/integrations"
 	"github.com/crowdflow/crowdflow/integrations/devto"
 	"github.com/crowdflow/crowdflow/integrations/discord"
+	"github.com/crowdflow/crowdflow/integrations/github"
 	"github.com/crowdflow/crowdflow/integrations/slack"
 )
 
@@ -12,6 +13,7 @@ func builtins() []integrations.Service {
 	return []integrations.Service{
 		devto.New(devto.FromEnv()),
 		discord.New(discord.FromEnv()),
+		github.New(github.FromEnv()),
 		slack.New(slack.FromEnv()),
 	}
 }

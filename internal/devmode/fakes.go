@@ -15,6 +15,8 @@ import (
 	"github.com/crowdflow/crowdflow/integrations/devto/devtofake"
 	"github.com/crowdflow/crowdflow/integrations/discord"
 	"github.com/crowdflow/crowdflow/integrations/discord/discordfake"
+	"github.com/crowdflow/crowdflow/integrations/github"
+	"github.com/crowdflow/crowdflow/integrations/github/githubfake"
 	"github.com/crowdflow/crowdflow/integrations/registry"
 	"github.com/crowdflow/crowdflow/integrations/slack"
 	"github.com/crowdflow/crowdflow/integrations/slack/slackfake"
@@ -59,6 +61,17 @@ func demoPlatforms() []demoPlatform {
 			settings:   fmt.Sprintf(`{"guildId": %q}`, discordfake.DemoGuildID),
 			token:      discordfake.DemoToken,
 			identifier: discordfake.DemoGuildID,
+		},
+		{
+			platform: github.Platform,
+			handler:  githubfake.New(githubfake.DemoWorld(), githubfake.Options{Tokens: []string{githubfake.DemoToken}}).Handler(),
+			// REST at the mount point, GraphQL at /graphql below it, as on
+			// api.github.com.
+			service: func(u string) integrations.Service {
+				return github.New(github.Options{APIURL: u, GraphQLURL: u + "/graphql"})
+			},
+			settings: fmt.Sprintf(`{"repos": [{"owner": %q, "name": %q}]}`, githubfake.DemoOwner, githubfake.DemoRepo),
+			token:    githubfake.DemoToken,
 		},
 		{
 			platform:   slack.Platform,
