@@ -3,8 +3,9 @@ package control
 // Temporal Schedules replace the original's one-minute tick (processTick):
 // one schedule integration-check/<platform> per service that is polled,
 // whose action is the IntegrationCheck workflow (processCheck). The
-// registry is the source of truth; SyncSchedules makes Temporal match it,
-// and is safe to call from every worker at start.
+// registry is the source of truth; SyncSchedules (`starter schedules
+// sync`) makes Temporal match it, and EnsureSchedules (every worker at
+// start) only creates the missing ones.
 
 import (
 	"context"
@@ -108,10 +109,26 @@ func (r ScheduleReport) IDs(action string) []string {
 //   - a schedule with the prefix whose platform is not in the registry is
 //     deleted.
 //
-// It is idempotent, and safe to run from several workers at once. On
-// errors it goes on with the other schedules and returns what it did with
-// the errors joined.
+// It is idempotent. On errors it goes on with the other schedules and
+// returns what it did with the errors joined. It is what `starter
+// schedules sync` runs: workers run EnsureSchedules.
 func SyncSchedules(ctx context.Context, c client.Client, reg *registry.Registry, taskQueue string) (ScheduleReport, error) {
+	return syncSchedules(ctx, c, reg, taskQueue, false)
+}
+
+// EnsureSchedules creates the check schedules of the registry's polled
+// platforms that are missing, and changes nothing else: an existing
+// schedule is reported unchanged even if it differs, and none is deleted.
+// It is what a worker runs at start. During a rolling deploy old and new
+// workers start side by side with different registries; if each made the
+// schedules match its own, they would undo each other's changes at every
+// restart. Changing or removing a schedule is an operator's step, `starter
+// schedules sync`, run once the new release is out.
+func EnsureSchedules(ctx context.Context, c client.Client, reg *registry.Registry, taskQueue string) (ScheduleReport, error) {
+	return syncSchedules(ctx, c, reg, taskQueue, true)
+}
+
+func syncSchedules(ctx context.Context, c client.Client, reg *registry.Registry, taskQueue string, createOnly bool) (ScheduleReport, error) {
 	sc := c.ScheduleClient()
 	var rep ScheduleReport
 	var errs []error
@@ -121,6 +138,9 @@ func SyncSchedules(ctx context.Context, c client.Client, reg *registry.Registry,
 		id := ScheduleID(platform)
 		seen[id] = true
 		interval, polled := CheckInterval(svc.Config().Ticks)
+		if !polled && createOnly {
+			continue
+		}
 		if !polled {
 			deleted, err := deleteSchedule(ctx, sc, id)
 			if err != nil {
@@ -130,7 +150,7 @@ func SyncSchedules(ctx context.Context, c client.Client, reg *registry.Registry,
 			}
 			continue
 		}
-		action, err := ensureSchedule(ctx, sc, platform, interval, taskQueue)
+		action, err := ensureSchedule(ctx, sc, platform, interval, taskQueue, createOnly)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -138,6 +158,9 @@ func SyncSchedules(ctx context.Context, c client.Client, reg *registry.Registry,
 		rep.Changes = append(rep.Changes, ScheduleChange{ID: id, Platform: platform, Action: action, Interval: interval})
 	}
 
+	if createOnly {
+		return rep, errors.Join(errs...)
+	}
 	// Platforms gone from the registry. Listing is eventually consistent
 	// (visibility), which is fine here: a schedule missed now goes at the
 	// next sync.
@@ -221,9 +244,9 @@ func decodeCheckInput(arg any) workflows.CheckInput {
 	return in
 }
 
-// ensureSchedule creates or updates one platform's schedule and says which
-// it did.
-func ensureSchedule(ctx context.Context, sc client.ScheduleClient, platform string, interval time.Duration, taskQueue string) (string, error) {
+// ensureSchedule creates or (unless createOnly) updates one platform's
+// schedule and says which it did.
+func ensureSchedule(ctx context.Context, sc client.ScheduleClient, platform string, interval time.Duration, taskQueue string, createOnly bool) (string, error) {
 	id := ScheduleID(platform)
 	w := wanted(platform, interval, taskQueue)
 	h := sc.GetHandle(ctx, id)
@@ -249,7 +272,7 @@ func ensureSchedule(ctx context.Context, sc client.ScheduleClient, platform stri
 	if err != nil {
 		return "", fmt.Errorf("describe schedule %s: %w", id, err)
 	}
-	if w.matches(desc.Schedule) {
+	if createOnly || w.matches(desc.Schedule) {
 		return ScheduleUnchanged, nil
 	}
 	updated := false

@@ -69,6 +69,10 @@ func run(logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	retention, err := config.RetentionMaxAge()
+	if err != nil {
+		return err
+	}
 	st, err := store.Open(ctx, cfg.DatabaseURL, store.WithMaxConns(int32(concurrency+config.PoolHeadroom)))
 	if err != nil {
 		return err
@@ -102,11 +106,21 @@ func run(logger *slog.Logger) error {
 	// starter and the API; the schedules are made to match the registry.
 	checks.Register(w, workflows.DefaultCheck(), &checks.Activities{Controller: &control.Controller{
 		Store: st, Temporal: tc, Registry: registry.Default(), TaskQueue: cfg.TaskQueue}})
-	if rep, err := control.SyncSchedules(ctx, tc, registry.Default(), cfg.TaskQueue); err != nil {
-		logger.Warn("could not sync the check schedules; checks may not run until `starter schedules sync` succeeds", "err", err)
+	// A worker only creates the schedules that are missing: during a
+	// rolling deploy old and new workers would otherwise undo each other's
+	// changes. `starter schedules sync` changes the existing ones.
+	if rep, err := control.EnsureSchedules(ctx, tc, registry.Default(), cfg.TaskQueue); err != nil {
+		logger.Warn("could not create the missing check schedules; checks may not run until `starter schedules sync` succeeds", "err", err)
 	} else {
-		logger.Info("check schedules in sync", "created", rep.IDs(control.ScheduleCreated), "updated", rep.IDs(control.ScheduleUpdated),
-			"deleted", rep.IDs(control.ScheduleDeleted), "unchanged", rep.IDs(control.ScheduleUnchanged))
+		logger.Info("check schedules", "created", rep.IDs(control.ScheduleCreated), "existing", rep.IDs(control.ScheduleUnchanged))
+	}
+	// Retention: processed runs older than RETENTION_MAX_AGE are deleted
+	// daily by the maintenance/retention schedule.
+	workflows.DefaultRetention().Register(w, &activities.Retention{Store: st, MaxAge: retention})
+	if action, err := control.EnsureRetentionSchedule(ctx, tc, cfg.TaskQueue); err != nil {
+		logger.Warn("could not create the retention schedule; old runs are kept until it exists", "err", err)
+	} else {
+		logger.Info("retention schedule", "id", control.RetentionScheduleID, "action", action)
 	}
 	if err := w.Start(); err != nil {
 		return err

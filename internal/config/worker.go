@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // EnvActivityConcurrency is how many activities one worker runs at once.
@@ -33,4 +34,25 @@ func ActivityConcurrency() (int, error) {
 		return 0, fmt.Errorf("%s=%q: want a positive number", EnvActivityConcurrency, v)
 	}
 	return n, nil
+}
+
+// EnvRetentionMaxAge is how long processed runs are kept.
+const EnvRetentionMaxAge = "RETENTION_MAX_AGE"
+
+// RetentionMaxAge reads RETENTION_MAX_AGE: a number of days ("90d") or a
+// Go duration ("2160h"). Unset, it is 0: the store's default (90 days).
+func RetentionMaxAge() (time.Duration, error) {
+	v := strings.TrimSpace(os.Getenv(EnvRetentionMaxAge))
+	if v == "" {
+		return 0, nil
+	}
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err == nil && n > 0 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	} else if d, err := time.ParseDuration(v); err == nil && d > 0 {
+		return d, nil
+	}
+	return 0, fmt.Errorf("%s=%q: want a number of days (90d) or a duration (2160h)", EnvRetentionMaxAge, v)
 }
