@@ -118,7 +118,9 @@ func TestWorkersOnlyCreateMissingSchedules(t *testing.T) {
 	// operator paused it here).
 	sc := c.ScheduleClient()
 	_ = sc.GetHandle(ctx, control.RetentionScheduleID).Delete(ctx)
-	t.Cleanup(func() { _ = sc.GetHandle(context.Background(), control.RetentionScheduleID).Delete(context.Background()) })
+	t.Cleanup(func() {
+		_ = sc.GetHandle(context.Background(), control.RetentionScheduleID).Delete(context.Background())
+	})
 	action, err := control.EnsureRetentionSchedule(ctx, c, queue)
 	require.NoError(t, err)
 	assert.Equal(t, control.ScheduleCreated, action)
