@@ -98,5 +98,8 @@ func (s *Store) CommitStream(ctx context.Context, p Page) (Committed, error) {
 		}
 		return nil
 	})
+	if err == nil && !c.AlreadyProcessed && c.Records > 0 {
+		s.obs.RecordsWritten(p.Platform, c.Records)
+	}
 	return c, err
 }

@@ -146,8 +146,16 @@ func (s *Store) SetPipelineData(ctx context.Context, runID string, data json.Raw
 
 // SetRunDelayed marks the run delayed until the given time.
 func (s *Store) SetRunDelayed(ctx context.Context, runID string, until time.Time, reason string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE "integrationRuns" SET state = 'delayed', "delayedUntil" = $2, "delayReason" = $3, "updatedAt" = now()
-		WHERE id = $1 AND state IN ('processing', 'delayed')`, runID, until, cleanText(reason))
+	var platform string
+	err := s.pool.QueryRow(ctx, `UPDATE "integrationRuns" r SET state = 'delayed', "delayedUntil" = $2, "delayReason" = $3, "updatedAt" = now()
+		WHERE id = $1 AND state IN ('processing', 'delayed')
+		RETURNING coalesce((SELECT platform FROM integrations WHERE id = r."integrationId"), '')`, runID, until, cleanText(reason)).Scan(&platform)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil // ended meanwhile: nothing to delay
+	}
+	if err == nil {
+		s.obs.RunDelayed(platform, delayKind(reason), time.Until(until))
+	}
 	return err
 }
 
@@ -175,12 +183,15 @@ type Failure struct {
 // failed check leaves it as it was, so the next check still runs. It
 // returns the final state.
 func (s *Store) FinishRun(ctx context.Context, runID string, failure *Failure) (string, error) {
-	var state string
+	var state, platform string
+	finished := false
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		finished = false
 		var integrationID, current string
 		var onboarding bool
-		if err := tx.QueryRow(ctx, `SELECT "integrationId", onboarding, state FROM "integrationRuns" WHERE id = $1 FOR UPDATE`, runID).
-			Scan(&integrationID, &onboarding, &current); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT r."integrationId", r.onboarding, r.state, coalesce(i.platform, '')
+			FROM "integrationRuns" r LEFT JOIN integrations i ON i.id = r."integrationId" WHERE r.id = $1 FOR UPDATE OF r`, runID).
+			Scan(&integrationID, &onboarding, &current, &platform); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
 				return ErrNotFound
 			}
@@ -211,6 +222,7 @@ func (s *Store) FinishRun(ctx context.Context, runID string, failure *Failure) (
 			"delayedUntil" = NULL, "delayReason" = NULL, "updatedAt" = now() WHERE id = $1`, runID, state, errJSON); err != nil {
 			return err
 		}
+		finished = true
 		status := ""
 		switch {
 		case state == RunProcessed:
@@ -224,6 +236,9 @@ func (s *Store) FinishRun(ctx context.Context, runID string, failure *Failure) (
 		}
 		return nil
 	})
+	if err == nil && finished {
+		s.obs.RunFinished(platform, state)
+	}
 	return state, err
 }
 
@@ -253,7 +268,15 @@ func (s *Store) RestartRun(ctx context.Context, runID string) (int, error) {
 // run whose workflow was terminated or could not start.
 func (s *Store) MarkRunError(ctx context.Context, runID string, failure Failure) error {
 	errJSON := failureJSON(failure)
-	_, err := s.pool.Exec(ctx, `UPDATE "integrationRuns" SET state = 'error', error = $2, "processedAt" = now(),
-		"delayedUntil" = NULL, "updatedAt" = now() WHERE id = $1 AND state NOT IN ('processed', 'error')`, runID, errJSON)
+	var platform string
+	err := s.pool.QueryRow(ctx, `UPDATE "integrationRuns" r SET state = 'error', error = $2, "processedAt" = now(),
+		"delayedUntil" = NULL, "updatedAt" = now() WHERE id = $1 AND state NOT IN ('processed', 'error')
+		RETURNING coalesce((SELECT platform FROM integrations WHERE id = r."integrationId"), '')`, runID, errJSON).Scan(&platform)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil // ended already
+	}
+	if err == nil {
+		s.obs.RunFinished(platform, RunError)
+	}
 	return err
 }

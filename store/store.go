@@ -46,6 +46,7 @@ const (
 type Store struct {
 	pool *pgxpool.Pool
 	docs *docCache
+	obs  Observer
 }
 
 // Open connects to the database at url, with the pool sized and its
@@ -82,7 +83,7 @@ func open(ctx context.Context, url string, tweak func(*pgxpool.Config), opts ...
 		pool.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
-	return &Store{pool: pool, docs: newDocCache()}, nil
+	return &Store{pool: pool, docs: newDocCache(), obs: noObserver{}}, nil
 }
 
 // Close closes the pool.

@@ -124,11 +124,23 @@ func (s *Store) RecordStreamAttemptError(ctx context.Context, id string, retries
 // FailStream marks a stream error after its attempts were spent.
 func (s *Store) FailStream(ctx context.Context, id string, retries int, e Failure) error {
 	b := failureJSON(e)
-	_, err := s.pool.Exec(ctx, `UPDATE "integrationStreams" SET state = 'error', error = $2,
-		retries = greatest(coalesce(retries, 0), $3), "processedAt" = now(), "updatedAt" = now()
-		WHERE id = $1 AND state <> 'processed'`, id, b, retries)
+	// The old state (read in the same statement, before the update) tells
+	// a first failure from a retried FailStream, which must not count twice.
+	var oldState, platform string
+	err := s.pool.QueryRow(ctx, `UPDATE "integrationStreams" s SET state = 'error', error = $2,
+		retries = greatest(coalesce(s.retries, 0), $3), "processedAt" = now(), "updatedAt" = now()
+		FROM (SELECT id, state FROM "integrationStreams" WHERE id = $1 FOR UPDATE) old
+		WHERE s.id = old.id AND s.state <> 'processed'
+		RETURNING old.state, coalesce((SELECT platform FROM integrations WHERE id = s."integrationId"), '')`, id, b, retries).
+		Scan(&oldState, &platform)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil // processed meanwhile, or gone
+	}
 	if err != nil {
 		return err
+	}
+	if oldState != StreamError {
+		s.obs.StreamFailed(platform)
 	}
 	_, err = s.pool.Exec(ctx, `UPDATE "integrationRuns" SET "updatedAt" = now()
 		WHERE id = (SELECT "runId" FROM "integrationStreams" WHERE id = $1)`, id)

@@ -80,6 +80,10 @@ func run(logger *slog.Logger) error {
 	defer st.Close()
 	// The SDK's metrics (and the Go runtime's) on METRICS_ADDR/metrics.
 	reg := metrics.NewRegistry()
+	// The engine's own metrics: what the store commits, and the active runs
+	// read from the database at each scrape.
+	st.SetObserver(metrics.NewDomain(reg))
+	metrics.RegisterRunGauges(reg, st)
 	if addr := metrics.AddrFromEnv(metrics.DefaultWorkerAddr); addr != "" {
 		ms, err := metrics.Listen(addr, reg, logger)
 		if err != nil {
