@@ -45,6 +45,9 @@ type Options struct {
 	Metrics *Metrics
 	// Logger gets failed requests (slog.Default when nil).
 	Logger *slog.Logger
+	// GitHubWebhookSecret verifies the signatures of GitHub's deliveries
+	// on POST /webhooks/github (webhooks_github.go); empty refuses them.
+	GitHubWebhookSecret string
 	// UI, when set, is served under UIPath (the web UI, package webui):
 	// it signs its users in itself, with the same tokens, so the bearer
 	// check does not apply there. / redirects to it.
@@ -65,6 +68,8 @@ type server struct {
 	logger    *slog.Logger
 	mux       *chi.Mux
 	ui        bool
+
+	webhookSecret []byte
 }
 
 // Route patterns, as they appear in the metrics' route label.
@@ -97,6 +102,8 @@ func Handler(o Options) (http.Handler, error) {
 		maxBody:   o.MaxBodyBytes,
 		metrics:   o.Metrics,
 		logger:    o.Logger,
+
+		webhookSecret: []byte(o.GitHubWebhookSecret),
 	}
 	if s.store == nil {
 		s.store = o.Controller.Store
@@ -138,6 +145,7 @@ func Handler(o Options) (http.Handler, error) {
 	m.Get(RouteGetIntegration, s.getIntegration)
 	m.Get(RouteGetRun, s.getRun)
 	m.Post(RouteContinueRun, s.continueRun)
+	m.Post(RouteGitHubWebhook, s.githubWebhook)
 	if o.UI != nil {
 		m.Mount(UIPath, o.UI)
 		m.Get("/", http.RedirectHandler(UIPath+"/", http.StatusSeeOther).ServeHTTP)
@@ -161,7 +169,7 @@ func CheckTemporalUIURL(s string) error {
 // bytes nor its length leak through timing.
 func (s *server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == RouteHealth || s.isUI(r.URL.Path) {
+		if r.URL.Path == RouteHealth || s.isUI(r.URL.Path) || isWebhook(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -192,6 +200,11 @@ func (s *server) isUI(path string) bool {
 // that turns out larger while it is read.
 func (s *server) limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isWebhook(r.URL.Path) {
+			// Deliveries have their own limit (GitHub's 25 MB).
+			next.ServeHTTP(w, r)
+			return
+		}
 		if r.ContentLength > s.maxBody {
 			writeError(w, tooLarge(s.maxBody))
 			return

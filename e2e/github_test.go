@@ -1,7 +1,13 @@
 package e2e
 
 import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -10,6 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/crowdflow/crowdflow/api"
 	"github.com/crowdflow/crowdflow/integrations"
 	"github.com/crowdflow/crowdflow/integrations/github"
 	"github.com/crowdflow/crowdflow/integrations/github/githubfake"
@@ -131,4 +138,147 @@ func TestGitHubOnboardingAndChecks(t *testing.T) {
 	require.Len(t, added, 3, "%v", added)
 	assert.Contains(t, added[0]+added[1]+added[2], "|carol|")
 	e.checkAddsNothing(started.IntegrationID)
+}
+
+func TestGitHubRateLimitedMidRun(t *testing.T) {
+	e := newGitHubEnv(t)
+	// The GraphQL budget runs out after 4 queries (RATE_LIMITED, resets in
+	// 2 s), and a secondary limit (429, Retry-After: 1) hits later.
+	e.fake.RateLimitAfter(4, 2*time.Second)
+	e.fake.SecondaryLimitAfter(9, http.StatusTooManyRequests, 1)
+	stop := e.watchDelays()
+	started, state := e.connect(github.Platform, githubSettings, githubToken)
+	delays := stop()
+	require.Equal(t, store.RunProcessed, state)
+	assert.Equal(t, githubOnboarded, e.typeCounts(), "the run completes exact")
+	assert.Equal(t, 0, e.count(`SELECT count(*) FROM "integrationStreams" WHERE retries IS NOT NULL`), "a rate limit spends no retry attempt")
+	h := e.history(started)
+	assert.Equal(t, 2, h.Timers, "each wait is a durable timer: %v", h.Delays)
+	require.Len(t, h.Delays, 2)
+	assert.Contains(t, h.Delays[0], "RATE_LIMITED")
+	assert.Contains(t, h.Delays[1], "secondary rate limit")
+	assert.NotEmpty(t, delays, "the run row showed the wait")
+}
+
+const webhookSecret = "e2e-webhook-secret"
+
+// webhookServer is `starter serve`'s handler on the env's store and
+// Temporal, with a webhook secret.
+func (e *githubEnv) webhookServer() *httptest.Server {
+	h, err := api.Handler(api.Options{Controller: e.ctl, Token: "e2e-api-token-0123456789", GitHubWebhookSecret: webhookSecret})
+	require.NoError(e.t, err)
+	srv := httptest.NewServer(h)
+	e.t.Cleanup(srv.Close)
+	return srv
+}
+
+// deliver posts a signed delivery (sign false: a wrong signature) and,
+// when the answer names a workflow, waits for it.
+func (e *githubEnv) deliver(srv *httptest.Server, event, delivery, payload string, sign bool) (int, map[string]any) {
+	e.t.Helper()
+	mac := hmac.New(sha256.New, []byte(webhookSecret))
+	if !sign {
+		mac = hmac.New(sha256.New, []byte("not the secret"))
+	}
+	mac.Write([]byte(payload))
+	req, err := http.NewRequest(http.MethodPost, srv.URL+"/webhooks/github", strings.NewReader(payload))
+	require.NoError(e.t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", event)
+	req.Header.Set("X-GitHub-Delivery", delivery)
+	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(e.t, err)
+	defer resp.Body.Close()
+	var body map[string]any
+	require.NoError(e.t, json.NewDecoder(resp.Body).Decode(&body))
+	if wf, _ := body["workflowId"].(string); wf != "" && resp.StatusCode == http.StatusAccepted {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		require.NoError(e.t, e.ctl.Temporal.GetWorkflow(ctx, wf, "").Get(ctx, nil))
+	}
+	return resp.StatusCode, body
+}
+
+func ghUser(login string, id int) string {
+	return fmt.Sprintf(`{"login": %q, "id": %d, "type": "User", "html_url": "https://github.com/%s", "avatar_url": "https://avatars.githubusercontent.com/u/%d?v=4"}`, login, id, login, id)
+}
+
+const ghRepo = `{"id": 500000, "name": "rocket", "full_name": "acme/rocket", "html_url": "https://github.com/acme/rocket"}`
+
+func TestGitHubWebhooks(t *testing.T) {
+	e := newGitHubEnv(t)
+	started, state := e.connect(github.Platform, githubSettings, githubToken)
+	require.Equal(t, store.RunProcessed, state)
+	srv := e.webhookServer()
+	webhooks := func() int { return e.count(`SELECT count(*) FROM "incomingWebhooks"`) }
+
+	// A new comment arrives by webhook first.
+	issueID := githubfake.IssueNodeID("acme", "rocket", 1)
+	newComment := githubfake.CommentNodeID(issueID, 120)
+	now := time.Now().UTC().Truncate(time.Second)
+	e.fake.Update(func(w *githubfake.World) {
+		w.Repos[0].Issues[0].Comments = append(w.Repos[0].Issues[0].Comments, githubfake.Comment{Author: "carol", Body: "by webhook", CreatedAt: now})
+	})
+	comment := fmt.Sprintf(`{"action": "created", "repository": %s, "sender": %s,
+		"issue": {"node_id": %q, "number": 1, "title": "Big thread", "html_url": "https://github.com/acme/rocket/issues/1", "user": %s},
+		"comment": {"node_id": %q, "body": "by webhook", "html_url": "https://github.com/acme/rocket/issues/1#issuecomment-9", "created_at": %q, "user": %s}}`,
+		ghRepo, ghUser("carol", 1002), issueID, ghUser("bob", 1001), newComment, now.Format(time.RFC3339), ghUser("carol", 1002))
+	code, body := e.deliver(srv, "issue_comment", "d-comment", comment, true)
+	require.Equal(t, http.StatusAccepted, code, "%v", body)
+	assert.Equal(t, "accepted", body["status"])
+	assert.Equal(t, "webhook/d-comment", body["workflowId"])
+	assert.Equal(t, githubOnboarded[github.TypeIssueComment]+1, e.typeCounts()[github.TypeIssueComment])
+	assert.Equal(t, []string{"PROCESSED"}, e.strings(`SELECT state FROM "incomingWebhooks"`))
+
+	// The PR's close and merge, and a star, that the onboarding polled
+	// already: the same source ids (actor, not author), nothing added.
+	prID := githubfake.PullNodeID("acme", "rocket", 3)
+	closed := fmt.Sprintf(`{"action": "closed", "repository": %s, "sender": %s, "pull_request": {"node_id": %q, "number": 3,
+		"title": "Fix", "html_url": "https://github.com/acme/rocket/pull/3", "state": "closed", "merged": true,
+		"created_at": %q, "closed_at": %q, "merged_at": %q, "user": %s, "merged_by": %s}}`,
+		ghRepo, ghUser("bob", 1001), prID, ghAt(6, 0).Format(time.RFC3339), ghAt(6, 5).Format(time.RFC3339), ghAt(6, 5).Format(time.RFC3339),
+		ghUser("carol", 1002), ghUser("bob", 1001))
+	star := fmt.Sprintf(`{"action": "created", "starred_at": %q, "repository": %s, "sender": %s}`, ghAt(2, 1).Format(time.RFC3339), ghRepo, ghUser("alice", 1000))
+	before := e.activityKeys()
+	for delivery, p := range map[string][2]string{"d-closed": {"pull_request", closed}, "d-star": {"star", star}} {
+		code, body := e.deliver(srv, p[0], delivery, p[1], true)
+		require.Equal(t, http.StatusAccepted, code, "%v", body)
+	}
+	assert.Equal(t, before, e.activityKeys(), "a webhook of a polled event adds nothing")
+
+	// The poll of the webhook's comment: the same row.
+	_, state = e.start(started.IntegrationID, false)
+	require.Equal(t, store.RunProcessed, state)
+	assert.Equal(t, before, e.activityKeys(), "the poll of a webhook's event adds nothing")
+
+	// A redelivery stores nothing twice.
+	n := webhooks()
+	code, body = e.deliver(srv, "issue_comment", "d-comment", comment, true)
+	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "duplicate", body["status"])
+	assert.Equal(t, n, webhooks())
+	assert.Equal(t, before, e.activityKeys())
+
+	// An unstar has no poll: one activity, once however often delivered.
+	unstar := fmt.Sprintf(`{"action": "deleted", "starred_at": null, "repository": %s, "sender": %s}`, ghRepo, ghUser("bob", 1001))
+	for i := 0; i < 2; i++ {
+		code, _ := e.deliver(srv, "star", "d-unstar", unstar, true)
+		require.Contains(t, []int{http.StatusAccepted, http.StatusOK}, code)
+	}
+	assert.Equal(t, 1, e.count(`SELECT count(*) FROM activities WHERE type = 'unstar'`))
+
+	// A bad or missing signature: 401, nothing stored.
+	n = webhooks()
+	code, _ = e.deliver(srv, "issue_comment", "d-forged", strings.Replace(comment, "by webhook", "forged", 1), false)
+	assert.Equal(t, http.StatusUnauthorized, code)
+	assert.Equal(t, n, webhooks())
+	assert.Equal(t, 0, e.count(`SELECT count(*) FROM activities WHERE body = 'forged'`))
+
+	// A delivery for a repository no integration has: 202, ignored.
+	other := strings.ReplaceAll(star, "acme/rocket", "someone/else")
+	code, body = e.deliver(srv, "star", "d-other", other, true)
+	assert.Equal(t, http.StatusAccepted, code)
+	assert.Equal(t, "ignored", body["status"])
+	assert.Equal(t, n, webhooks())
 }

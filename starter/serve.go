@@ -110,6 +110,7 @@ func serve(ctx context.Context, e *env, o serveOptions) error {
 	opts := api.Options{
 		Controller: ctl, Store: e.store, Token: o.token, TemporalUIURL: o.uiURL,
 		Namespace: e.cfg.TemporalNamespace, Metrics: apiMetrics, Logger: o.logger,
+		GitHubWebhookSecret: os.Getenv("GITHUB_WEBHOOK_SECRET"),
 	}
 	if o.webUI {
 		// The UI signs in with the API's operator token; tenant-scoped

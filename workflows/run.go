@@ -100,6 +100,8 @@ func DefaultRun() *Run {
 func (r *Run) Register(w worker.Registry, acts *activities.Activities) {
 	w.RegisterWorkflowWithOptions(r.Execute, workflow.RegisterOptions{Name: RunWorkflowName})
 	w.RegisterActivity(acts)
+	// Webhook deliveries are processed by the same workers (webhook.go).
+	RegisterWebhook(w)
 }
 
 // The activities are called through a nil pointer for their names only, as

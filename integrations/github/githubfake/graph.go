@@ -370,3 +370,20 @@ func orDefault(s, d string) string {
 	}
 	return s
 }
+
+// IssueNodeID is the node id the fake gives an issue, for tests that send
+// webhooks about the fake's items.
+func IssueNodeID(owner, name string, number int) string {
+	return nodeID("I", fmt.Sprintf("issue/%s/%s/%d", owner, name, number))
+}
+
+// PullNodeID is the node id of a pull request.
+func PullNodeID(owner, name string, number int) string {
+	return nodeID("PR", fmt.Sprintf("pull/%s/%s/%d", owner, name, number))
+}
+
+// CommentNodeID is the node id of the index-th comment of an issue or
+// pull request.
+func CommentNodeID(parentNodeID string, index int) string {
+	return nodeID("IC", fmt.Sprintf("%s/%d", parentNodeID, index))
+}
