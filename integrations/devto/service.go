@@ -17,6 +17,7 @@ import (
 	"github.com/microcosm-cc/bluemonday"
 
 	"github.com/crowdflow/crowdflow/integrations"
+	"github.com/crowdflow/crowdflow/internal/safehttp"
 )
 
 // Platform is the integrations.platform value of Dev.to.
@@ -91,10 +92,8 @@ var (
 // New returns the Dev.to service.
 func New(o Options) *Service {
 	base := strings.TrimRight(cmp.Or(strings.TrimSpace(o.BaseURL), DefaultAPIURL), "/")
-	hc := o.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
-	}
+	// The api-key never follows a redirect to another server.
+	hc := safehttp.Client(o.HTTPClient, 30*time.Second, "api-key")
 	size := o.PageSize
 	if size <= 0 {
 		size = defaultPageSize

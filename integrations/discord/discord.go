@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/crowdflow/crowdflow/integrations"
+	"github.com/crowdflow/crowdflow/internal/safehttp"
 )
 
 const (
@@ -116,9 +117,8 @@ func New(o Options) *Service {
 		u.RawQuery, u.Fragment = "", ""
 		s.base = u
 	}
-	if s.client == nil {
-		s.client = &http.Client{Timeout: 30 * time.Second}
-	}
+	// The bot token never follows a redirect to another server.
+	s.client = safehttp.Client(s.client, 30*time.Second)
 	if s.version == "" {
 		s.version = DefaultAPIVersion
 	}

@@ -16,6 +16,7 @@ import (
 	slackapi "github.com/slack-go/slack"
 
 	"github.com/crowdflow/crowdflow/integrations"
+	"github.com/crowdflow/crowdflow/internal/safehttp"
 )
 
 // Platform is the integrations.platform value of this service.
@@ -117,10 +118,8 @@ func New(o Options) *Service {
 	if !strings.HasSuffix(u, "/") {
 		u += "/"
 	}
-	hc := o.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: 60 * time.Second}
-	}
+	// The token never follows a redirect to another server.
+	hc := safehttp.Client(o.HTTPClient, 60*time.Second)
 	ps := o.PageSize
 	if ps <= 0 {
 		ps = defaultPageSize
