@@ -139,7 +139,7 @@ func TestAPIOnboardsDevto(t *testing.T) {
 	t.Cleanup(tc.Close)
 	e.worker.Stop()
 	w := worker.New(tc, e.queue, worker.Options{})
-	e.run.Register(w, &activities.Activities{Store: e.store, Registry: e.reg, Logger: logger})
+	e.run.Register(w, &activities.Activities{Store: e.store, Registry: e.reg, Logger: logger, HeartbeatInterval: 100 * time.Millisecond})
 	require.NoError(t, w.Start())
 	t.Cleanup(w.Stop)
 	ctl := *e.ctl

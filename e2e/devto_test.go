@@ -68,18 +68,21 @@ func newDevtoEnv(t *testing.T, opts ...option) *devtoEnv {
 
 func (e *devtoEnv) assertOnboarded() {
 	t := e.t
-	assert.Equal(t, []string{"c1", "c2", "c3", "c6", "c7"}, e.strings(`SELECT "sourceId" FROM activities ORDER BY 1`))
-	assert.Equal(t, []string{"alice", "bob", "carol"}, e.strings(`SELECT username FROM "memberIdentities" ORDER BY 1`))
-	assert.Equal(t, 3, e.count(`SELECT count(*) FROM members`))
+	// c4's author has no profile any more (/users/104 is 404): the comment
+	// is kept, its member as the tree names them.
+	assert.Equal(t, []string{"c1", "c2", "c3", "c4", "c6", "c7"}, e.strings(`SELECT "sourceId" FROM activities ORDER BY 1`))
+	assert.Equal(t, []string{"alice", "bob", "carol", "gone"}, e.strings(`SELECT username FROM "memberIdentities" ORDER BY 1`))
+	assert.Equal(t, 4, e.count(`SELECT count(*) FROM members`))
 	assert.Equal(t, []string{
 		"c1||bob|<p>Nice post</p>|https://dev.to/bob/comment/c1|false",
 		"c2|c1|alice|<p>Thanks</p>|https://dev.to/alice/comment/c2|true",
 		"c3|c2|carol|<p>+1</p>|https://dev.to/carol/comment/c3|true",
+		"c4||gone|<p>from a deleted account</p>|https://dev.to/gone/comment/c4|false",
 		"c6|c5|bob|<p>reply to a deleted comment</p>|https://dev.to/bob/comment/c6|true",
 		"c7||carol|<p>Good one</p>|https://dev.to/carol/comment/c7|false",
 	}, e.strings(`SELECT concat_ws('|', "sourceId", coalesce("sourceParentId", ''), username, body, url, attributes->>'thread')
 		FROM activities ORDER BY "sourceId"`))
-	assert.Equal(t, 5, e.count(`SELECT count(*) FROM activities WHERE type = 'comment' AND platform = 'devto' AND score = 6 AND "isContribution"`))
+	assert.Equal(t, 6, e.count(`SELECT count(*) FROM activities WHERE type = 'comment' AND platform = 'devto' AND score = 6 AND "isContribution"`))
 	assert.Equal(t, 1, e.count(`SELECT count(*) FROM activities WHERE "sourceId" = 'c1'
 		AND attributes->>'articleTitle' = 'Durable runs' AND attributes->>'articleUrl' LIKE 'https://dev.to/%durable-runs%'`),
 		"the comment carries its article's title and URL")
@@ -117,9 +120,9 @@ func TestDevtoOnboardingThenChecks(t *testing.T) {
 	check, state := e.start(started.IntegrationID, false)
 	require.Equal(t, store.RunProcessed, state)
 	assert.Equal(t, []string{"9002"}, e.strings(`SELECT name FROM "integrationStreams" WHERE "runId" = $1`, check.RunID))
-	assert.Equal(t, 6, e.count(`SELECT count(*) FROM activities`))
+	assert.Equal(t, 7, e.count(`SELECT count(*) FROM activities`))
 	assert.Equal(t, []string{"c7"}, e.strings(`SELECT "sourceParentId" FROM activities WHERE "sourceId" = 'c8'`))
-	assert.Equal(t, 3, e.count(`SELECT count(*) FROM members`))
+	assert.Equal(t, 4, e.count(`SELECT count(*) FROM members`))
 	assert.Equal(t, []string{"processed", "processed", "processed"}, e.strings(`SELECT state FROM "integrationRuns"`))
 }
 
@@ -134,6 +137,9 @@ func TestDevtoFailsTwiceThenAnswers(t *testing.T) {
 func TestDevtoRateLimitDelaysTheRun(t *testing.T) {
 	e := newDevtoEnv(t)
 	// The article lists take a few calls; the limit hits the comment trees.
+	// A Retry-After of 5 s is longer than the service waits in place (2 s):
+	// the engine waits it out.
+	e.fake.SetRetryAfter("5")
 	e.fake.RateLimitAfter(8, 1)
 	started, state := e.connect(devto.Platform, devtoSettings, "")
 	require.Equal(t, store.RunProcessed, state)
@@ -142,6 +148,26 @@ func TestDevtoRateLimitDelaysTheRun(t *testing.T) {
 
 	// The wait was a durable timer in the workflow's history.
 	assert.Equal(t, 1, e.history(started).Timers)
+}
+
+// TestDevtoThrottleWaitedInPlace: the fake throttles as Dev.to does (3
+// requests a second per address) and two workers' worth of requests go
+// unpaced: the 429s (Retry-After: 1) are waited out inside the
+// activities, so the run needs no timer and no retry, and loses nothing.
+func TestDevtoThrottleWaitedInPlace(t *testing.T) {
+	fake := devtofake.New(devtoWorld())
+	srv := httptest.NewServer(fake.Handler())
+	t.Cleanup(srv.Close)
+	svc := devto.New(devto.Options{BaseURL: srv.URL + "/api", PageSize: 2, RequestsPerSecond: -1})
+	e := &devtoEnv{env: newEnv(t, []integrations.Service{svc}), fake: fake, url: srv.URL + "/api"}
+	started, state := e.connect(devto.Platform, devtoSettings, "")
+	require.Equal(t, store.RunProcessed, state)
+	e.assertOnboarded()
+	assert.Positive(t, fake.Throttled(), "the throttle refused requests")
+	h := e.history(started)
+	assert.Zero(t, h.Timers, "no durable wait")
+	assert.Zero(t, h.Retries, "no activity retried")
+	t.Logf("%d requests, %d refused by the throttle", fake.TotalRequests(), fake.Throttled())
 }
 
 func TestDevtoThroughTheStarter(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/crowdflow/crowdflow/integrations"
 )
 
@@ -23,6 +25,18 @@ const (
 	defaultRetryAfter = 30 * time.Second
 	// maxBody bounds what one response may make us read.
 	maxBody = 64 << 20
+	// DefaultRequestsPerSecond paces the requests of a Service: Forem
+	// lets an address make 3 API reads a second (Rack::Attack
+	// "api_throttle"), all credentials together, and answers 429 past it.
+	DefaultRequestsPerSecond = 3
+	// maxWaitInPlace is the longest Retry-After waited out inside the call
+	// (as crowd.dev did, up to 2 s): the throttle's own 429 says 1 s, and
+	// sleeping it keeps what the stream fetched so far. A longer wait
+	// becomes a RateLimitedError, which the engine waits out on a
+	// durable timer and then runs the stream again.
+	maxWaitInPlace = 2 * time.Second
+	// maxRetriesInPlace bounds the in-place retries of one request.
+	maxRetriesInPlace = 5
 )
 
 // errNotFound is a 404: callers decide what a missing thing means.
@@ -33,6 +47,11 @@ type client struct {
 	base string // e.g. https://dev.to/api, no trailing slash
 	http *http.Client
 	now  func() time.Time
+	// pace spaces every request of the process's Service: Forem counts
+	// per address, so one limiter for all integrations and keys (nil:
+	// no pacing). Its burst is 1, so no fixed one-second window ever
+	// sees more than the rate's requests.
+	pace *rate.Limiter
 }
 
 // article is an item of an article list, reduced to what the service uses.
@@ -68,10 +87,48 @@ type user struct {
 	Location *string `json:"location"`
 }
 
+// throttled is a 429 answer: how long it asks to wait.
+type throttled struct {
+	call string
+	wait time.Duration
+}
+
+func (e *throttled) Error() string { return "devto " + e.call + ": 429 Too Many Requests" }
+
 // get fetches path (below the base URL) with query and decodes the JSON
-// answer into out. apiKey, when set, is sent in the api-key header and
-// never appears in errors or logs.
+// answer into out, paced by c.pace. A 429 that asks for a short wait
+// (maxWaitInPlace) is waited out and the request sent again, a few times;
+// the activity heartbeats meanwhile (it heartbeats during every service
+// call), and ctx ends the wait. Another 429 becomes a RateLimitedError.
+// apiKey, when set, is sent in the api-key header and never appears in
+// errors or logs.
 func (c *client) get(ctx context.Context, path string, query url.Values, apiKey string, out any) error {
+	for attempt := 0; ; attempt++ {
+		if c.pace != nil {
+			if err := c.pace.Wait(ctx); err != nil {
+				return fmt.Errorf("devto GET %s: %w", path, err)
+			}
+		}
+		err := c.getOnce(ctx, path, query, apiKey, out)
+		var th *throttled
+		if !errors.As(err, &th) {
+			return err
+		}
+		if th.wait > maxWaitInPlace || attempt >= maxRetriesInPlace {
+			return integrations.RateLimited(c.now().Add(th.wait), th.Error())
+		}
+		t := time.NewTimer(th.wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("devto GET %s: %w", path, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// getOnce sends one request; a 429 is a *throttled.
+func (c *client) getOnce(ctx context.Context, path string, query url.Values, apiKey string, out any) error {
 	ref := path
 	if len(query) > 0 {
 		ref += "?" + query.Encode()
@@ -100,8 +157,9 @@ func (c *client) get(ctx context.Context, path string, query url.Values, apiKey 
 	case s >= 200 && s < 300:
 	case s == http.StatusTooManyRequests:
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-		wait := retryAfter(resp.Header.Get("Retry-After"), c.now())
-		return integrations.RateLimited(c.now().Add(wait), fmt.Sprintf("devto %s: 429 Too Many Requests", call))
+		// Rack::Attack's body is plain text ("Retry later"): only the
+		// header counts.
+		return &throttled{call: call, wait: retryAfter(resp.Header.Get("Retry-After"), c.now())}
 	case s == http.StatusNotFound:
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
 		return fmt.Errorf("devto %s: %w", call, errNotFound)

@@ -14,15 +14,22 @@
 //   - GetStreams makes one stream per article to check, named by its id.
 //   - ProcessStream fetches the article's whole comment tree (/comments),
 //     each commenter once (/users/{id}), and returns one activity per
-//     comment. Deleted comments and deleted accounts are skipped; their
-//     replies are not.
+//     comment. Deleted comments (placeholders) are skipped; their replies
+//     are not. A commenter whose /users/{id} answers 404 is kept, as the
+//     tree names them (username, name); replies to the comments of a
+//     hard-deleted account, which Forem serves as top-level, are kept as
+//     such.
 //   - Postprocess writes every article's last_comment_at back into the
 //     settings, leaving out those whose stream did not finish.
 //
-// Errors: a 429 is an integrations.RateLimitedError until now + Retry-After
-// (30 s when the header is missing or unreadable); crowd.dev slept in the
-// process for short waits, here the engine's durable timer does the
-// waiting. 401 and 403 are permanent. Other failures are plain errors
+// Pacing: Dev.to lets an address make 3 API reads a second (429 with
+// Retry-After: 1 and a plain-text body past it). A Service spaces all its
+// requests to that rate (Options.RequestsPerSecond), and a 429 asking for
+// at most 2 s is waited out in place, up to 5 times a request, so that a
+// stream of a tree and N profiles keeps what it fetched (the activity
+// heartbeats meanwhile). A longer Retry-After (30 s when the header is
+// missing or unreadable) is an integrations.RateLimitedError until then,
+// waited out on the engine's durable timer. 401 and 403 are permanent. Other failures are plain errors
 // that name the call (method, path, status), so the engine retries them.
 // The api-key (the integration's token, optional: the reads are public) is
 // sent as a header and never appears in errors.

@@ -66,10 +66,14 @@ type fixture struct {
 func newFixture(t *testing.T, w devtofake.World, pageSize int) *fixture {
 	t.Helper()
 	f := &fixture{fake: devtofake.New(w)}
+	// The tests here are about other things than Dev.to's 3 requests a
+	// second: neither the fake's throttle nor the service's pacing (see
+	// TestThrottle for both).
+	f.fake.SetThrottle(0)
 	f.rec = apicontract.NewRecorder(f.fake.Handler())
 	f.srv = httptest.NewServer(f.rec)
 	t.Cleanup(f.srv.Close)
-	f.svc = New(Options{BaseURL: f.srv.URL + "/api", HTTPClient: f.srv.Client(), PageSize: pageSize})
+	f.svc = New(Options{BaseURL: f.srv.URL + "/api", HTTPClient: f.srv.Client(), PageSize: pageSize, RequestsPerSecond: -1})
 	return f
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/microcosm-cc/bluemonday"
+	"golang.org/x/time/rate"
 
 	"github.com/crowdflow/crowdflow/integrations"
 	"github.com/crowdflow/crowdflow/internal/safehttp"
@@ -66,6 +67,10 @@ type Options struct {
 	// PageSize is per_page of the article lists; 0 means 100. Tests set it
 	// small to page through a small world.
 	PageSize int
+	// RequestsPerSecond paces the service's requests; 0 means
+	// DefaultRequestsPerSecond (Dev.to's limit per address), a negative
+	// value turns pacing off (tests against a fake without the limit).
+	RequestsPerSecond float64
 }
 
 // FromEnv returns the Options that $DEVTO_API_URL asks for.
@@ -98,8 +103,15 @@ func New(o Options) *Service {
 	if size <= 0 {
 		size = defaultPageSize
 	}
+	var pace *rate.Limiter
+	switch rps := o.RequestsPerSecond; {
+	case rps == 0:
+		pace = rate.NewLimiter(DefaultRequestsPerSecond, 1)
+	case rps > 0:
+		pace = rate.NewLimiter(rate.Limit(rps), 1)
+	}
 	return &Service{
-		c:        &client{base: base, http: hc, now: time.Now},
+		c:        &client{base: base, http: hc, now: time.Now, pace: pace},
 		pageSize: min(size, 1000),
 		// UGC policy: the formatting people write in comments survives,
 		// scripts, styles and event handlers do not.
@@ -270,13 +282,15 @@ func (s *Service) ProcessStream(ctx context.Context, run *integrations.RunContex
 	// location, which only /users/{id} gives (as crowd.dev did). So every
 	// commenter is fetched once per stream, and the member is built from
 	// that answer: it is the current account, while the tree may lag
-	// behind (a rename, a deletion). A 404 means the account is gone.
+	// behind (a rename). A 404 (an account deleted since, or one the API
+	// does not serve) keeps the comment: the member is what the tree says,
+	// its username and name.
 	users := map[int64]*user{}
 	var ids []int64
 	walk(tree, "", func(c *comment, _ string) {
 		if !isPlaceholder(c) {
 			if _, ok := users[c.User.UserID]; !ok {
-				users[c.User.UserID] = nil
+				users[c.User.UserID] = &user{ID: c.User.UserID, Username: c.User.Username, Name: c.User.Name}
 				ids = append(ids, c.User.UserID)
 			}
 		}
@@ -285,7 +299,9 @@ func (s *Service) ProcessStream(ctx context.Context, run *integrations.RunContex
 		var u user
 		err := s.c.get(ctx, "/users/"+strconv.FormatInt(id, 10), nil, key, &u)
 		if errors.Is(err, errNotFound) {
-			continue // deleted account: its comments are skipped
+			logger(run).Info("devto: commenter has no profile (404), kept as the comment tree names them",
+				"article", md.ArticleID, "userId", id)
+			continue
 		}
 		if err != nil {
 			return nil, err
@@ -295,9 +311,8 @@ func (s *Service) ProcessStream(ctx context.Context, run *integrations.RunContex
 
 	res := &integrations.StreamResult{}
 	walk(tree, "", func(c *comment, parent string) {
-		// A deleted comment (a placeholder with no user) or one by a
-		// deleted account is skipped, but walk still goes down to its
-		// replies. They keep the deleted comment's id_code as their
+		// A deleted comment (a placeholder with no user) is skipped, but
+		// walk still goes down to its replies. They keep the deleted comment's id_code as their
 		// parent: the id is stable and still in the tree, the parent may
 		// have been stored by an earlier run, and the store links a child
 		// to its parent whenever the parent exists, so the thread stays

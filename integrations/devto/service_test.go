@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +61,8 @@ func TestHappyPath(t *testing.T) {
 	// bob has no name on Dev.to: the API gives his username as the name.
 	bob := integrations.Member{Username: "bob", SourceID: "1002", DisplayName: "bob",
 		Attributes: map[string]any{"url": "https://dev.to/bob", "sourceId": "1002", "name": "bob"}}
+	carol := integrations.Member{Username: "carol", SourceID: "1003", DisplayName: "Carol Gone",
+		Attributes: map[string]any{"url": "https://dev.to/carol", "sourceId": "1003", "name": "Carol Gone"}}
 	act := func(id, parent string, ts time.Time, m integrations.Member, body string) integrations.Activity {
 		return integrations.Activity{
 			Type: "comment", SourceID: id, SourceParentID: parent, Timestamp: ts, Member: m, Body: body,
@@ -75,7 +78,9 @@ func TestHappyPath(t *testing.T) {
 		act("c3", "c2", at(2, 12), bob, `<p>Sure</p>`),
 		// c4 is a deleted placeholder: skipped, its reply kept, under it.
 		act("c5", "c4", at(3, 11), alice, `<p>Reply to a deleted one</p>`),
-		// c6 is by a deleted account (404): skipped, its reply kept.
+		// c6 is by an account /users/{id} answers 404 for: kept, the
+		// member as the tree names them (username, name).
+		act("c6", "", at(3, 12), carol, `<p>By a deleted account</p>`),
 		act("c7", "c6", at(3, 13), bob, `<p>Reply to it</p>`),
 	}
 	assert.Equal(t, want, r.activities)
@@ -164,7 +169,7 @@ func TestChangeDetectionAcrossRuns(t *testing.T) {
 	require.NoError(t, f.fake.SetLastCommentAt(501, at(7, 0)))
 	r4 := runOnce(t, f.svc, string(r3.settings), "")
 	assert.Equal(t, []string{"501"}, streamNames(r4.streams))
-	assert.Len(t, r4.activities, 5, "the same comments again: the sink de-duplicates by sourceId")
+	assert.Len(t, r4.activities, 6, "the same comments again: the sink de-duplicates by sourceId")
 
 	sameInOtherFormat := strings.Replace(string(r4.settings), "2026-05-07T00:00:00Z", "2026-05-07T02:00:00+02:00", 1)
 	require.NotEqual(t, string(r4.settings), sameInOtherFormat)
@@ -197,7 +202,7 @@ func TestUnfinishedStreamIsCheckedAgain(t *testing.T) {
 	r2 := runOnce(t, f.svc, string(settings), "")
 	assert.Equal(t, []string{"501"}, streamNames(r2.streams))
 	assert.Empty(t, r2.streamErrs)
-	assert.Len(t, r2.activities, 5)
+	assert.Len(t, r2.activities, 6)
 }
 
 func TestPostprocessKeepsWhatItDoesNotOwn(t *testing.T) {
@@ -233,7 +238,7 @@ func TestRateLimited(t *testing.T) {
 		retryAfter string
 		want       time.Duration
 	}{
-		{"Retry-After seconds", "1", time.Second},
+		{"Retry-After longer than the in-place wait", "3", 3 * time.Second},
 		{"no Retry-After", "", 30 * time.Second},
 		{"unreadable Retry-After", "soon", 30 * time.Second},
 		{"HTTP date", now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second},
@@ -256,13 +261,41 @@ func TestRateLimited(t *testing.T) {
 	t.Run("in a stream", func(t *testing.T) {
 		f := newFixture(t, testWorld(), 0)
 		f.svc.c.now = func() time.Time { return now }
+		f.fake.SetRetryAfter("30")
 		f.fake.RateLimitAfter(1, 1) // /comments answers, the first /users/{id} is refused
 		_, err := f.svc.ProcessStream(context.Background(), &integrations.RunContext{},
 			integrations.NewStream("501", streamMeta{ArticleID: 501}))
 		rl, ok := integrations.AsRateLimited(err)
 		require.True(t, ok, "got %v", err)
-		assert.Equal(t, now.Add(time.Second), rl.Until)
+		assert.Equal(t, now.Add(30*time.Second), rl.Until)
 		assert.Contains(t, rl.Reason, "GET /users/1002")
+	})
+
+	// Retry-After: 1 (what the throttle says) is waited out in place: the
+	// stream goes on with what it fetched, and only the refused request is
+	// sent again.
+	t.Run("a short wait is waited out in place", func(t *testing.T) {
+		f := newFixture(t, testWorld(), 0)
+		f.fake.RateLimitAfter(1, 2) // the first /users/{id} is refused twice
+		res, err := f.svc.ProcessStream(context.Background(), &integrations.RunContext{},
+			integrations.NewStream("501", streamMeta{ArticleID: 501}))
+		require.NoError(t, err)
+		assert.Len(t, res.Activities, 6)
+		assert.Equal(t, 1, f.fake.Requests("/comments"), "the tree is not fetched again")
+		assert.Equal(t, 3, f.fake.Requests("/users/1002"))
+	})
+
+	t.Run("in-place retries are bounded", func(t *testing.T) {
+		f := newFixture(t, testWorld(), 0)
+		f.svc.c.now = func() time.Time { return now }
+		f.fake.SetRetryAfter("0")
+		f.fake.RateLimitAfter(1, 100)
+		_, err := f.svc.ProcessStream(context.Background(), &integrations.RunContext{},
+			integrations.NewStream("501", streamMeta{ArticleID: 501}))
+		rl, ok := integrations.AsRateLimited(err)
+		require.True(t, ok, "got %v", err)
+		assert.Equal(t, now, rl.Until)
+		assert.Equal(t, 1+maxRetriesInPlace, f.fake.Requests("/users/1002"))
 	})
 }
 
@@ -411,4 +444,69 @@ func TestValidateSettings(t *testing.T) {
 			assert.NotEmpty(t, fe.Message)
 		}
 	}
+}
+
+// manyCommenters is an article commented on by n people, each with a
+// profile: a stream fetches the tree, then n profiles.
+func manyCommenters(n int) devtofake.World {
+	w := devtofake.World{Users: []devtofake.User{{ID: 1, Username: "author", JoinedAt: at(1, 0)}}}
+	a := devtofake.Article{ID: 900, Title: "Popular", UserID: 1, PublishedAt: at(2, 0)}
+	for i := 0; i < n; i++ {
+		id := int64(100 + i)
+		w.Users = append(w.Users, devtofake.User{ID: id, Username: fmt.Sprintf("reader%d", i), JoinedAt: at(1, 0)})
+		a.Comments = append(a.Comments, devtofake.Comment{IDCode: fmt.Sprintf("k%d", i), UserID: id,
+			CreatedAt: at(3, i%24), BodyHTML: "<p>nice</p>"})
+	}
+	w.Articles = []devtofake.Article{a}
+	return w
+}
+
+// TestThrottle runs a stream of one tree and 11 profiles against the fake
+// with Dev.to's throttle (3 requests a second per address): paced, the
+// service is never refused; unpaced, it is refused and waits each
+// Retry-After: 1 out in place, and either way the stream finishes whole on
+// its first attempt. The second case is what failed before: any 429
+// failed the whole stream, which then started over and met the throttle
+// again.
+func TestThrottle(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		rps           float64
+		wantThrottled bool
+	}{
+		{"paced at 3 a second", 0, false},
+		{"unpaced: 429s waited out in place", -1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := devtofake.New(manyCommenters(11))
+			srv := httptest.NewServer(fake.Handler())
+			t.Cleanup(srv.Close)
+			svc := New(Options{BaseURL: srv.URL + "/api", RequestsPerSecond: tc.rps})
+			res, err := svc.ProcessStream(context.Background(), &integrations.RunContext{},
+				integrations.NewStream("900", streamMeta{ArticleID: 900}))
+			require.NoError(t, err)
+			assert.Len(t, res.Activities, 11)
+			assert.Equal(t, 1, fake.Requests("/comments"), "the tree is fetched once")
+			assert.Equal(t, tc.wantThrottled, fake.Throttled() > 0, "429s: %d", fake.Throttled())
+			t.Logf("%d requests, %d refused by the throttle", fake.TotalRequests(), fake.Throttled())
+		})
+	}
+}
+
+// TestHardDeletedAccount: when an account is deleted with its comments,
+// Forem serves the replies to them as top-level comments; they are kept,
+// as roots.
+func TestHardDeletedAccount(t *testing.T) {
+	f := newFixture(t, testWorld(), 0)
+	require.NoError(t, f.fake.HardDeleteUser(1002)) // bob wrote c1, c3 and c7
+	res, err := f.svc.ProcessStream(context.Background(), &integrations.RunContext{},
+		integrations.NewStream("501", streamMeta{ArticleID: 501}))
+	require.NoError(t, err)
+	got := map[string]string{}
+	for _, a := range res.Activities {
+		got[a.SourceID] = a.SourceParentID
+	}
+	assert.Equal(t, map[string]string{"c2": "", "c5": "c4", "c6": ""}, got,
+		"c2 (alice's reply to bob's c1) is a root now; bob's comments are gone")
+	assert.Zero(t, f.fake.Requests("/users/1002"), "bob is not in the tree any more")
 }

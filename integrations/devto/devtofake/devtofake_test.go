@@ -24,6 +24,7 @@ func day(d int) time.Time {
 func serve(t *testing.T, w devtofake.World) (*devtofake.Server, *httptest.Server) {
 	t.Helper()
 	f := devtofake.New(w)
+	f.SetThrottle(0) // TestThrottle is about the limit; these are not
 	srv := httptest.NewServer(f.Handler())
 	t.Cleanup(srv.Close)
 	return f, srv
@@ -249,23 +250,34 @@ func TestSwitches(t *testing.T) {
 	status, _, _ = get(t, srv, "/api/users/1000101")
 	assert.Equal(t, 401, status)
 
+	// 429s come as Rack::Attack sends them: plain text, not JSON.
+	raw := func(path string) (int, http.Header, string) {
+		resp, err := srv.Client().Get(srv.URL + path)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, resp.Header, string(b)
+	}
 	f.RateLimitAfter(1, 2)
 	var got []int
 	for range 4 {
-		status, h, _ := get(t, srv, "/api/articles")
+		status, h, body := raw("/api/articles")
 		got = append(got, status)
 		if status == 429 {
 			assert.Equal(t, "1", h.Get("Retry-After"))
+			assert.Equal(t, devtofake.ThrottledBody, body)
 		}
 	}
 	assert.Equal(t, []int{200, 429, 429, 200}, got)
 
 	f.SetRetryAfter("")
 	f.RateLimitAfter(0, 1)
-	status, h, v := get(t, srv, "/api/articles")
+	status, h, body := raw("/api/articles")
 	assert.Equal(t, 429, status)
 	assert.NotContains(t, h, "Retry-After")
-	assert.Equal(t, float64(429), v.(map[string]any)["status"])
+	assert.Equal(t, "text/plain", h.Get("Content-Type"))
+	assert.Equal(t, devtofake.ThrottledBody, body)
 
 	assert.Equal(t, 4, f.Requests("/users/1000101"))
 	assert.Equal(t, 5, f.Requests("/articles"))
@@ -309,4 +321,61 @@ func TestDemoWorld(t *testing.T) {
 	// DemoWorld returns a fresh copy: changing one does not change the next.
 	w.Articles[0].Title = "changed"
 	assert.NotEqual(t, "changed", devtofake.DemoWorld().Articles[0].Title)
+}
+
+// TestThrottle: Dev.to's limit, 3 requests a second per address in fixed
+// one-second windows, answered as Rack::Attack does: 429, Retry-After: 1,
+// a plain-text body. Another address has its own count; the next second
+// starts afresh.
+func TestThrottle(t *testing.T) {
+	f := devtofake.New(devtofake.DemoWorld())
+	now := time.Date(2026, 5, 1, 12, 0, 0, 100_000_000, time.UTC)
+	f.SetClock(func() time.Time { return now })
+	call := func(addr string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, "/api/articles?username=demo_ada", nil)
+		req.RemoteAddr = addr
+		rec := httptest.NewRecorder()
+		f.Handler().ServeHTTP(rec, req)
+		return rec
+	}
+	for i := 0; i < devtofake.Throttle; i++ {
+		require.Equal(t, http.StatusOK, call("10.0.0.1:1000").Code)
+	}
+	rec := call("10.0.0.1:1001")
+	assert.Equal(t, http.StatusTooManyRequests, rec.Code)
+	assert.Equal(t, "1", rec.Header().Get("Retry-After"))
+	assert.Equal(t, "text/plain", rec.Header().Get("Content-Type"))
+	assert.Equal(t, "Retry later\n", rec.Body.String(), "not the API's JSON error")
+	assert.Equal(t, http.StatusOK, call("10.0.0.2:1000").Code, "per address")
+	assert.Equal(t, 1, f.Throttled())
+
+	now = now.Add(900 * time.Millisecond) // the next second
+	assert.Equal(t, http.StatusOK, call("10.0.0.1:1002").Code)
+}
+
+// TestHardDeleteUser: the account and its comments go; the replies to
+// them are served as top-level comments.
+func TestHardDeleteUser(t *testing.T) {
+	w := devtofake.World{
+		Users: []devtofake.User{{ID: 1, Username: "ann"}, {ID: 2, Username: "ben"}},
+		Articles: []devtofake.Article{{ID: 7, Title: "T", UserID: 1, PublishedAt: day(1),
+			Comments: []devtofake.Comment{
+				{IDCode: "a", UserID: 1, CreatedAt: day(2), Children: []devtofake.Comment{
+					{IDCode: "b", UserID: 2, CreatedAt: day(3), Children: []devtofake.Comment{
+						{IDCode: "c", UserID: 1, CreatedAt: day(4)},
+					}},
+				}},
+			}}},
+	}
+	f, srv := serve(t, w)
+	require.NoError(t, f.HardDeleteUser(2))
+	status, _, body := get(t, srv, "/api/users/2")
+	assert.Equal(t, http.StatusNotFound, status, "%v", body)
+	_, _, tree := get(t, srv, "/api/comments?a_id=7")
+	var roots []string
+	for _, c := range tree.([]any) {
+		roots = append(roots, c.(map[string]any)["id_code"].(string))
+	}
+	assert.Equal(t, []string{"a", "c"}, roots, "c, the reply to ben's b, is a root now")
+	assert.Empty(t, tree.([]any)[0].(map[string]any)["children"])
 }

@@ -29,11 +29,19 @@
 //     array and tags as "a, b"; GET /articles/{id} has tag_list "a, b",
 //     tags as an array, and body_html/body_markdown.
 //   - Errors are {"error":"...","status":N}.
+//   - The throttle: 3 requests a second per client address, in fixed
+//     one-second windows (Forem's Rack::Attack "api_throttle"); past it,
+//     429 with Retry-After: 1 and the plain-text body "Retry later", not
+//     JSON. On by default (Throttle); SetThrottle changes it, 0 turns it
+//     off for tests about other things.
+//   - HardDeleteUser: the account and its comments go, and the replies to
+//     them are served as top-level comments.
 //
 // Switches for failure tests: FailNext (the next N requests answer 500),
 // FailNextStatus (any status), RateLimitAfter (after N more requests the
 // next K answer 429 with Retry-After: 1; SetRetryAfter changes or drops the
-// header), and request counts per path (Requests, TotalRequests).
+// header), and request counts per path (Requests, TotalRequests,
+// Throttled).
 //
 // The package does not import testing: the demo mode serves DemoWorld.
 package devtofake

@@ -3,6 +3,7 @@ package devtofake
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"sort"
 	"strconv"
@@ -24,6 +25,15 @@ type Server struct {
 	rlCount    int
 	retryAfter string
 
+	// throttle is the API's per-address limit, requests per second (0:
+	// off); window and used count the current second's requests per
+	// address.
+	throttle  int
+	window    int64
+	used      map[string]int
+	throttled int
+	now       func() time.Time
+
 	counts map[string]int
 	total  int
 
@@ -36,13 +46,23 @@ const (
 	MaxPerPage     = 1000
 )
 
+// Throttle is Forem's limit on API reads: 3 requests a second per address
+// (Rack::Attack "api_throttle", a fixed window of one second keyed by the
+// client's IP). Past it, Rack::Attack answers 429 with Retry-After: 1 and
+// a plain-text body, not the API's JSON error.
+const Throttle = 3
+
+// ThrottledBody is Rack::Attack's plain-text body of a throttled request.
+const ThrottledBody = "Retry later\n"
+
 // New returns a fake serving a copy of world. It panics if the world's
 // references do not hold (see World.Validate): seeds are code.
 func New(world World) *Server {
 	if err := world.Validate(); err != nil {
 		panic("devtofake: invalid world: " + err.Error())
 	}
-	s := &Server{world: world.clone(), counts: map[string]int{}, retryAfter: "1"}
+	s := &Server{world: world.clone(), counts: map[string]int{}, retryAfter: "1",
+		throttle: Throttle, used: map[string]int{}, now: time.Now}
 	for i := range s.world.Articles {
 		a := &s.world.Articles[i]
 		if a.LastCommentAt.IsZero() {
@@ -83,6 +103,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.total++
 	var fail int
 	switch {
+	case s.overThrottle(r):
+		s.throttled++
+		fail = http.StatusTooManyRequests
 	case s.failNext > 0:
 		s.failNext--
 		fail = s.failStatus
@@ -98,10 +121,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch fail {
 	case 0:
 	case http.StatusTooManyRequests:
+		// Rack::Attack's answer, whichever limit was hit.
 		if retryAfter != "" {
 			w.Header().Set("Retry-After", retryAfter)
 		}
-		writeError(w, fail, "Rate limit reached, try again in "+retryAfter+" seconds")
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(fail)
+		_, _ = w.Write([]byte(ThrottledBody))
 		return
 	default:
 		writeError(w, fail, http.StatusText(fail))
@@ -111,6 +137,46 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r2 := r.Clone(r.Context())
 	r2.URL.Path, r2.URL.RawPath = path, ""
 	s.mux.ServeHTTP(w, r2)
+}
+
+// overThrottle counts r in its address's current one-second window and
+// reports whether the window was already full. Called with s.mu held.
+func (s *Server) overThrottle(r *http.Request) bool {
+	if s.throttle <= 0 {
+		return false
+	}
+	if sec := s.now().Unix(); sec != s.window {
+		s.window, s.used = sec, map[string]int{}
+	}
+	addr := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		addr = host
+	}
+	s.used[addr]++
+	return s.used[addr] > s.throttle
+}
+
+// SetThrottle sets the per-address limit in requests a second (Throttle by
+// default, as Dev.to); 0 turns it off, for tests that make many requests
+// and are not about the limit.
+func (s *Server) SetThrottle(perSecond int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.throttle = perSecond
+}
+
+// SetClock sets the clock of the throttle's windows (time.Now by default).
+func (s *Server) SetClock(now func() time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.now = now
+}
+
+// Throttled returns how many requests the throttle refused.
+func (s *Server) Throttled() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.throttled
 }
 
 // FailNext makes the next n requests answer 500.
@@ -230,6 +296,43 @@ func (s *Server) DeleteComment(articleID int64, idCode string) error {
 	}
 	c.Deleted = true
 	return nil
+}
+
+// HardDeleteUser deletes an account and everything it wrote, as Forem
+// does when a user deletes their account: /users/{id} answers 404, their
+// comments leave the trees, and the replies to those comments stay, served
+// as top-level comments (their parent is gone).
+func (s *Server) HardDeleteUser(id int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.world.user(id)
+	if u == nil {
+		return fmt.Errorf("devtofake: no user %d", id)
+	}
+	u.Deleted = true
+	for i := range s.world.Articles {
+		a := &s.world.Articles[i]
+		kept, orphans := removeAuthor(a.Comments, id)
+		a.Comments = append(kept, orphans...)
+	}
+	return nil
+}
+
+// removeAuthor drops the comments of user id from cs, at any depth, and
+// returns what is left and the replies of the dropped comments, which the
+// caller puts at the top level: Forem serves them as roots.
+func removeAuthor(cs []Comment, id int64) (kept, orphans []Comment) {
+	for _, c := range cs {
+		var deeper []Comment
+		c.Children, deeper = removeAuthor(c.Children, id)
+		orphans = append(orphans, deeper...)
+		if c.UserID == id && !c.Deleted && !c.Hidden {
+			orphans = append(orphans, c.Children...)
+			continue
+		}
+		kept = append(kept, c)
+	}
+	return kept, orphans
 }
 
 // SetLastCommentAt sets an article's last_comment_at.
