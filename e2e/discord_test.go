@@ -150,6 +150,7 @@ func (e *discordEnv) assertOnboarded(s *discordWorld) {
 		"message|" + s.m["a1"] + "|" + s.thread + "|bob|general",
 		"message|" + s.m["a2"] + "|" + s.m["a1"] + "|alice|general",
 		"message|" + s.m["n1"] + "||alice|announcements",
+		"message|" + s.m["v1"] + "||alice|lounge", // a voice channel's text chat
 	}
 	slices.Sort(want)
 	assert.Equal(t, want, e.activityKeys())
@@ -177,7 +178,7 @@ func (e *discordEnv) assertOnboarded(s *discordWorld) {
 	assert.Equal(t, 1, e.count(`SELECT count(*) FROM activities WHERE "sourceId" = $1 AND timestamp = $2`,
 		s.joined(s.alice), s.w.Members[1].JoinedAt), "a join is dated when the member joined, to the microsecond")
 	assert.Equal(t, 3, e.count(`SELECT count(*) FROM activities WHERE type = 'joined_guild' AND score = 3 AND NOT "isContribution"`))
-	assert.Equal(t, 7, e.count(`SELECT count(*) FROM activities WHERE type = 'message' AND score = 6 AND "isContribution" AND platform = 'discord'`))
+	assert.Equal(t, 8, e.count(`SELECT count(*) FROM activities WHERE type = 'message' AND score = 6 AND "isContribution" AND platform = 'discord'`))
 }
 
 func TestDiscordOnboardingThenChecks(t *testing.T) {
@@ -186,15 +187,15 @@ func TestDiscordOnboardingThenChecks(t *testing.T) {
 	started, state := e.connect(discord.Platform, s.settings(), discordToken)
 	require.Equal(t, store.RunProcessed, state)
 	e.assertOnboarded(s)
-	assert.Equal(t, []string{"channel:Release planning", "channel:announcements", "channel:general", "members:"},
+	assert.Equal(t, []string{"channel:Release planning", "channel:announcements", "channel:general", "channel:lounge", "members:"},
 		sorted(e.strings(`SELECT name || ':' || coalesce(metadata->>'name', '') FROM "integrationStreams" WHERE "runId" = $1
 			AND state = 'processed' AND retries IS NULL`, started.RunID)))
 	assert.Empty(t, e.callsTo("/channels/"+s.mods+"/messages"), "the unreadable channel is probed, never read")
-	assert.Empty(t, e.callsTo("/channels/"+s.voice+"/messages"))
+	assert.Len(t, e.callsTo("/channels/"+s.voice+"/messages"), 1, "the voice channel's text chat is read")
 	assert.Equal(t, []string{s.mods + "|mods"}, e.strings(`SELECT concat_ws('|', x->>'id', x->>'name')
 		FROM "integrationRuns", jsonb_array_elements("pipelineData"->'skipped') x`))
 	assert.Equal(t, []string{"done"}, e.strings(`SELECT status FROM integrations`))
-	assert.Equal(t, []string{s.general + "," + s.news}, e.strings(`SELECT string_agg(c->>'id', ',' ORDER BY c->>'name' DESC)
+	assert.Equal(t, []string{s.voice + "," + s.general + "," + s.news}, e.strings(`SELECT string_agg(c->>'id', ',' ORDER BY c->>'name' DESC)
 		FROM integrations, jsonb_array_elements(settings->'channels') c`), "postprocess records the channels read in full")
 	assert.Equal(t, runHistory{}, e.history(started), "no wait, no retry")
 	onboarded := e.snapshot()
@@ -210,7 +211,8 @@ func TestDiscordOnboardingThenChecks(t *testing.T) {
 		Timestamp: now.Add(-2 * time.Hour), Content: "Great", RefID: c1.ID})
 	c3 := e.fake.AddMessage(discordfake.Message{ChannelID: s.thread, AuthorID: s.carol, Type: discordfake.MessageDefault,
 		Timestamp: now.Add(-90 * time.Minute), Content: "Changelog done"})
-	e.fake.AddMember(discordfake.User{ID: s.dave, Username: "dave", GlobalName: "Dave D"}, discordfake.Member{JoinedAt: now.Add(-time.Hour)})
+	daveJoined := now.Add(-time.Hour)
+	e.fake.AddMember(discordfake.User{ID: s.dave, Username: "dave", GlobalName: "Dave D"}, discordfake.Member{JoinedAt: daveJoined})
 	c4 := e.fake.AddMessage(discordfake.Message{ChannelID: s.news, AuthorID: s.dave, Type: discordfake.MessageDefault,
 		Timestamp: now.Add(-30 * time.Minute), Content: "hi all"})
 	e.fake.AddMessage(discordfake.Message{ChannelID: s.general, AuthorID: s.mee6, Type: discordfake.MessageDefault,
@@ -224,7 +226,8 @@ func TestDiscordOnboardingThenChecks(t *testing.T) {
 		"message|" + c2.ID + "|" + c1.ID + "|alice|general",
 		"message|" + c3.ID + "|" + s.thread + "|carol|general",
 		"message|" + c4.ID + "||dave|announcements",
-	}, without(e.activityKeys(), oldKeys), "the check adds exactly the new messages")
+		"joined_guild|gen-" + s.dave + "-" + daveJoined.UTC().Format("2006-01-02T15:04:05.000Z") + "||dave|",
+	}, without(e.activityKeys(), oldKeys), "the check adds exactly the new messages, and dave's join")
 	assert.Empty(t, without(oldKeys, e.activityKeys()))
 	assert.Empty(t, without(strings.Split(strings.Split(onboarded, "\n--\n")[0], "\n"), strings.Split(e.snapshot(), "\n")),
 		"the rows of the onboarding are unchanged")
@@ -235,10 +238,11 @@ func TestDiscordOnboardingThenChecks(t *testing.T) {
 		WHERE i.username = 'dave'`))
 	assert.Equal(t, 1, e.count(`SELECT count(*) FROM activities c JOIN activities p ON c."parentId" = p.id
 		WHERE c."sourceId" = $1 AND p."sourceId" = $2`, c2.ID, c1.ID))
-	// The known channels and the thread are read once each; no members.
-	assert.Equal(t, []string{"channel:Release planning", "channel:announcements", "channel:general"},
-		sorted(e.strings(`SELECT name || ':' || (metadata->>'name') FROM "integrationStreams" WHERE "runId" = $1`, check.RunID)))
-	assert.Empty(t, e.callsTo("/members"))
+	// The known channels with new messages and the thread are read once
+	// each; the members listing once (one page), for the joins since.
+	assert.Equal(t, []string{"channel:Release planning", "channel:announcements", "channel:general", "members:"},
+		sorted(e.strings(`SELECT name || ':' || coalesce(metadata->>'name', '') FROM "integrationStreams" WHERE "runId" = $1`, check.RunID)))
+	assert.Len(t, e.callsTo("/members"), 1)
 
 	e.checkAddsNothing(started.IntegrationID)
 	assert.Equal(t, []string{"processed", "processed", "processed"}, e.strings(`SELECT state FROM "integrationRuns"`))
@@ -301,13 +305,13 @@ func TestDiscordLowQuotaSleeps(t *testing.T) {
 	require.Equal(t, store.RunProcessed, state)
 
 	assert.Equal(t, 1, e.count(`SELECT count(*) FROM activities WHERE "sourceId" = $1`, c1.ID))
-	assert.Equal(t, []string{"channel|general|processed"}, e.strings(`SELECT concat_ws('|', name, metadata->>'name', state)
-		FROM "integrationStreams" WHERE "runId" = $1 AND retries IS NULL`, check.RunID), "one stream, one page")
+	assert.Equal(t, []string{"members|processed", "channel|general|processed"}, e.strings(`SELECT concat_ws('|', name, metadata->>'name', state)
+		FROM "integrationStreams" WHERE "runId" = $1 AND retries IS NULL ORDER BY name DESC`, check.RunID), "the members listing and one channel, one page each")
 	assert.Len(t, e.callsTo("/channels/"+s.general+"/messages"), 1, "read once: the sleep comes after the page is stored")
 	for _, c := range e.fake.Calls() {
 		assert.NotEqual(t, http.StatusTooManyRequests, c.Status, c.String())
 	}
-	assert.Equal(t, runHistory{Timers: 1, Delays: []string{"stream channel asked to sleep 1.5s"}}, e.history(check),
-		"the sleep was a durable timer")
-	assert.Equal(t, []string{"stream channel asked to sleep 1.5s"}, seen, "the run row said delayed meanwhile")
+	want := []string{"stream members asked to sleep 1.5s", "stream channel asked to sleep 1.5s"}
+	assert.Equal(t, runHistory{Timers: 2, Delays: want}, e.history(check), "each sleep was a durable timer")
+	assert.Equal(t, want, seen, "the run row said delayed meanwhile")
 }

@@ -66,6 +66,16 @@ func checkContract(t *testing.T, ex []apicontract.Exchange) {
 					"required": []any{"code", "message"},
 				}
 			}),
+		apicontract.PatchSpec(
+			"ChannelTypes stops at 15 and GuildChannelResponse lists no 16: Discord's docs (Channel Types) list GUILD_MEDIA = 16, "+
+				"a channel that holds posts (threads) only, as a forum does; a guild with one lists it in its channels",
+			func(doc map[string]any) {
+				schemas := apicontract.Lookup(doc, "components", "schemas")
+				ct := apicontract.Lookup(schemas, "ChannelTypes")
+				ct["oneOf"] = append(ct["oneOf"].([]any), map[string]any{"title": "GUILD_MEDIA", "const": 16})
+				typ := apicontract.Lookup(schemas, "GuildChannelResponse", "properties", "type")
+				typ["enum"] = append(typ["enum"].([]any), 16)
+			}),
 		apicontract.SkipStatus(500, "the spec describes no 5xx answer; the fake's 500s are failures injected with FailNext"),
 	)
 	spec.Check(t, ex)

@@ -43,8 +43,9 @@ const (
 
 // Activity types and their scores (crowd.dev's Discord grid).
 const (
-	TypeJoinedGuild = "joined_guild"
-	TypeMessage     = "message"
+	TypeJoinedGuild   = "joined_guild"
+	TypeMessage       = "message"
+	TypeThreadStarted = "thread_started"
 
 	scoreJoinedGuild = 3
 	scoreMessage     = 6
@@ -144,10 +145,14 @@ func (s *Service) Config() integrations.Config {
 //   - avatarUrl: https://cdn.discordapp.com/avatars/{user id}/{hash}.png,
 //     set only when the user has an avatar of their own (the default
 //     avatars say nothing about the person).
+//   - isBot: true on a deleted account ("Deleted User ..."), as crowd.dev
+//     marked them: such an author is no longer a person who can be
+//     reached. (Bots themselves make no members.)
 func (s *Service) MemberAttributes() []integrations.MemberAttribute {
 	return []integrations.MemberAttribute{
 		{Name: "sourceId", Label: "Source ID", Type: "string", Show: false, CanDelete: false},
 		{Name: "avatarUrl", Label: "Avatar URL", Type: "url", Show: false, CanDelete: false},
+		{Name: "isBot", Label: "Bot", Type: "boolean", Show: false, CanDelete: false},
 	}
 }
 
@@ -298,20 +303,23 @@ func logger(run *integrations.RunContext) *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// GetStreams implements integrations.Service: the members stream
-// (onboarding only: the members endpoint is ordered by user id, not by
-// join date, so a check run cannot read just the recent joins), then one
-// message stream per channel and thread Preprocess found, then the
+// GetStreams implements integrations.Service: the members stream, then
+// one message stream per channel and thread Preprocess found, then the
 // archived-thread listings Preprocess could not finish in one page.
+//
+// Check runs read the members too, for those who joined since the check
+// window began: the endpoint is ordered by user id, not by join date (an
+// old account may join today), so the whole listing is read, at one
+// request per 1000 members (a 50,000-member guild: 50 requests an hour at
+// the default tick), and only the recent joins become activities. There is
+// no gateway listener (GUILD_MEMBER_ADD): a connection that drops loses
+// the joins meanwhile, which this listing does not.
 func (s *Service) GetStreams(ctx context.Context, run *integrations.RunContext) ([]integrations.Stream, error) {
 	pd, err := decodePipeline(run)
 	if err != nil {
 		return nil, err
 	}
-	var out []integrations.Stream
-	if run.Onboarding {
-		out = append(out, integrations.NewStream(streamMembers, membersMeta{}))
-	}
+	out := []integrations.Stream{integrations.NewStream(streamMembers, membersMeta{})}
 	for _, c := range pd.Channels {
 		out = append(out, integrations.NewStream(streamChannel, c))
 	}

@@ -15,17 +15,26 @@
 // # A run
 //
 // Preprocess lists the guild's channels and active threads, and the first
-// page of archived public threads of every text, announcement and forum
-// channel; a channel the bot may not read (403 Missing Access) is skipped
-// and recorded with its reason in the pipeline data. GetStreams returns:
+// page of archived public threads of every text, announcement, forum and
+// media channel; a channel the bot may not read (403 Missing Access) is
+// skipped and recorded with its reason in the pipeline data. GetStreams
+// returns:
 //
-//   - "members" (onboarding only): GET /guilds/{id}/members?after=&limit=1000,
-//     ascending by user id; a joined_guild activity per human member;
-//   - "channel", one per readable text or announcement channel and per
-//     public thread: GET /channels/{id}/messages?before=&limit=100, newest
-//     first; a message activity per default or reply message by a person.
-//     A message that started a thread adds that thread's stream unless the
-//     thread is known already;
+//   - "members": GET /guilds/{id}/members?after=&limit=1000, ascending by
+//     user id; a joined_guild activity per human member (in a check run,
+//     per member who joined within the check window: the listing is read
+//     whole, one request per 1000 members, as it is not ordered by join
+//     time; there is no gateway listener). joined_at null: a member
+//     without an activity;
+//   - "channel", one per readable text or announcement channel, voice or
+//     stage channel's text chat, and public thread (forum and media
+//     channels hold threads only): GET /channels/{id}/messages?before=&limit=100,
+//     newest first; a message activity per default or reply message by a
+//     person; the opening message of a forum or media post (its id is the
+//     thread's) is thread_started. Attributes: thread, forum, childChannel
+//     (the thread's name), reactions [{emoji, emojiId, count}],
+//     attachments. A message that started a thread adds that thread's
+//     stream unless the thread is known already;
 //   - "threads": the rest of an archived-thread listing longer than a page.
 //
 // A check run stops a channel once its page's oldest message is older than

@@ -254,7 +254,7 @@ func TestPostprocess(t *testing.T) {
 	out := runAll(t, e.svc, run, hooks{})
 	_ = out
 
-	want := []discord.ChannelRef{{ID: s.general, Name: "general"}, {ID: s.news, Name: "announcements"}, {ID: s.forum, Name: "help"}}
+	want := []discord.ChannelRef{{ID: s.general, Name: "general"}, {ID: s.news, Name: "announcements"}, {ID: s.forum, Name: "help"}, {ID: s.voice, Name: "lounge"}}
 	cases := []struct {
 		name       string
 		unfinished []integrations.Stream

@@ -299,9 +299,41 @@ func TestFakeDemoWorld(t *testing.T) {
 	require.Len(t, pd.Skipped, 1)
 	assert.Equal(t, "staff-only", pd.Skipped[0].Name)
 	// 6 human joins; general: question, reply, thread starter; the
-	// thread: 2; announcements: 1; the forum post: 2.
+	// thread: 2; announcements: 1; the forum post: its opening message
+	// (thread_started) and a reply.
 	assert.Len(t, out.byType("joined_guild"), 6)
-	assert.Len(t, out.byType("message"), 8)
+	assert.Len(t, out.byType("message"), 7)
+	assert.Len(t, out.byType("thread_started"), 1)
 	// Restarting the demo serves the same ids.
 	assert.Equal(t, d, discordfake.DemoWorld())
+}
+
+// TestFakeChannelKinds: the fake answers each kind of channel as the API
+// does: a media channel has threads and no messages of its own (400,
+// code 50024); voice and stage channels have a text chat and no threads.
+func TestFakeChannelKinds(t *testing.T) {
+	s := smallWorld()
+	media, stage := sf(at(-190), 60), sf(at(-189), 61)
+	s.w.Channels = append(s.w.Channels,
+		discordfake.Channel{ID: media, Name: "showcase", Type: discordfake.ChannelMedia, Position: 6},
+		discordfake.Channel{ID: stage, Name: "town-hall", Type: discordfake.ChannelStageVoice, Position: 7},
+	)
+	w := wire{t, newEnv(t, s.w, envOpts{})}
+	for _, tc := range []struct {
+		path string
+		want int
+	}{
+		{"/api/v10/channels/" + media + "/messages", 400},
+		{"/api/v10/channels/" + media + "/threads/archived/public", 200},
+		{"/api/v10/channels/" + stage + "/messages", 200},
+		{"/api/v10/channels/" + stage + "/threads/archived/public", 400},
+		{"/api/v10/channels/" + s.voice + "/messages", 200},
+		{"/api/v10/channels/" + s.voice + "/threads/archived/public", 400},
+	} {
+		status, _, body := w.get(tc.path, "Bot "+testToken)
+		assert.Equal(t, tc.want, status, "%s: %s", tc.path, body)
+		if tc.want == 400 {
+			assert.Contains(t, string(body), `"code":50024`)
+		}
+	}
 }

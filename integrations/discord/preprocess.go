@@ -107,10 +107,29 @@ func (p parentChannel) thread(t *discordgo.Channel) channelMeta {
 }
 
 // isReadableKind reports whether a channel type holds messages or threads
-// the service reads: text, announcement and forum channels. Voice, stage,
-// category and directory channels are ignored.
+// the service reads: text and announcement channels, the text chat of
+// voice and stage channels, and the posts (threads) of forum and media
+// channels. Category and directory channels are ignored.
 func isReadableKind(t discordgo.ChannelType) bool {
-	return t == discordgo.ChannelTypeGuildText || t == discordgo.ChannelTypeGuildNews || t == discordgo.ChannelTypeGuildForum
+	switch t {
+	case discordgo.ChannelTypeGuildText, discordgo.ChannelTypeGuildNews,
+		discordgo.ChannelTypeGuildVoice, discordgo.ChannelTypeGuildStageVoice,
+		discordgo.ChannelTypeGuildForum, discordgo.ChannelTypeGuildMedia:
+		return true
+	}
+	return false
+}
+
+// threadsOnly: forum and media channels hold posts (threads) and no
+// messages of their own.
+func threadsOnly(t discordgo.ChannelType) bool {
+	return t == discordgo.ChannelTypeGuildForum || t == discordgo.ChannelTypeGuildMedia
+}
+
+// hasThreads: voice and stage channels have a text chat but no threads
+// (listing their archived threads answers 400, code 50024).
+func hasThreads(t discordgo.ChannelType) bool {
+	return t != discordgo.ChannelTypeGuildVoice && t != discordgo.ChannelTypeGuildStageVoice
 }
 
 // isPublicThread: announcement and public threads. Private threads are
@@ -188,7 +207,12 @@ func (s *Service) Preprocess(ctx context.Context, run *integrations.RunContext) 
 	parents := map[string]parentChannel{}
 	threads := map[string]channelMeta{}
 	for _, ch := range candidates {
-		page, _, err := c.archivedThreads(ctx, ch.ID, time.Time{})
+		// Voice and stage chats have no threads to list, so no probe
+		// either: a chat the bot cannot read is skipped by its stream.
+		page := &discordgo.ThreadsList{}
+		if hasThreads(ch.Type) {
+			page, _, err = c.archivedThreads(ctx, ch.ID, time.Time{})
+		}
 		if err != nil {
 			if ae, ok := channelGone(err); ok {
 				reason := fmt.Sprintf("HTTP %d %s (code %d): the bot cannot read this channel", ae.Status, ae.Message, ae.Code)
@@ -202,12 +226,13 @@ func (s *Service) Preprocess(ctx context.Context, run *integrations.RunContext) 
 		p := parentChannel{
 			id:    ch.ID,
 			name:  ch.Name,
-			forum: ch.Type == discordgo.ChannelTypeGuildForum,
+			forum: threadsOnly(ch.Type),
 			full:  check && cfg.known != nil && !cfg.known[ch.ID],
 		}
 		parents[ch.ID] = p
 		pd.Readable = append(pd.Readable, ChannelRef{ID: ch.ID, Name: ch.Name})
-		// A forum holds threads only: it has no messages of its own.
+		// A forum or media channel holds threads only: it has no
+		// messages of its own.
 		if !p.forum && (!check || p.full || recent(ch.LastMessageID, cutoff)) {
 			pd.Channels = append(pd.Channels, channelMeta{ID: ch.ID, Name: ch.Name, Full: p.full})
 		}

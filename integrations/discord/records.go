@@ -25,7 +25,8 @@ import (
 //     has an avatar of their own).
 func toMember(u *discordgo.User, nick string) integrations.Member {
 	username := u.Username
-	if strings.HasPrefix(username, "Deleted User") {
+	deleted := strings.HasPrefix(username, "Deleted User")
+	if deleted {
 		username = "Deleted User:" + u.ID
 	}
 	display := u.GlobalName
@@ -38,6 +39,9 @@ func toMember(u *discordgo.User, nick string) integrations.Member {
 	attrs := map[string]any{"sourceId": u.ID}
 	if u.Avatar != "" {
 		attrs["avatarUrl"] = "https://cdn.discordapp.com/avatars/" + u.ID + "/" + u.Avatar + ".png"
+	}
+	if deleted {
+		attrs["isBot"] = true
 	}
 	return integrations.Member{
 		Username:    username,

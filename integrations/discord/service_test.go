@@ -19,9 +19,10 @@ func TestPlatformAndConfig(t *testing.T) {
 	assert.Equal(t, "discord", svc.Platform())
 	assert.Equal(t, 60, svc.Config().Ticks)
 	attrs := svc.MemberAttributes()
-	require.Len(t, attrs, 2)
+	require.Len(t, attrs, 3)
 	assert.Equal(t, integrations.MemberAttribute{Name: "sourceId", Label: "Source ID", Type: "string"}, attrs[0])
 	assert.Equal(t, integrations.MemberAttribute{Name: "avatarUrl", Label: "Avatar URL", Type: "url"}, attrs[1])
+	assert.Equal(t, integrations.MemberAttribute{Name: "isBot", Label: "Bot", Type: "boolean"}, attrs[2])
 }
 
 func TestFromEnv(t *testing.T) {
@@ -43,33 +44,36 @@ func TestOnboarding(t *testing.T) {
 				assert.True(t, strings.HasPrefix(c.Path, "/api/v"+version+"/"), c.String())
 			}
 
-			// Streams: members, #general, #announcements, then the
-			// threads in id order. Not the forum itself (threads only),
-			// the voice channel, the category, the private thread nor
-			// the unreadable channel.
+			// Streams: members, #general, #announcements, the voice
+			// channel's text chat, then the threads in id order. Not the
+			// forum itself (threads only), the category, the private
+			// thread nor the unreadable channel.
 			var names []string
 			for _, st := range out.streams {
 				var m struct{ ID, Name string }
 				require.NoError(t, json.Unmarshal(st.Metadata, &m))
 				names = append(names, st.Name+":"+m.Name)
 			}
-			assert.Equal(t, []string{"members:", "channel:general", "channel:announcements",
+			assert.Equal(t, []string{"members:", "channel:general", "channel:announcements", "channel:lounge",
 				"channel:Release planning", "channel:Old bug", "channel:How to install?"}, names)
 			assert.Zero(t, out.duplicates, "g5 starts a thread Preprocess already listed: no second stream")
 
 			joins := out.byType(discord.TypeJoinedGuild)
 			msgs := out.byType(discord.TypeMessage)
-			assert.Len(t, out.activities, 15)
+			assert.Len(t, out.activities, 16)
 			assert.Len(t, joins, 4, "alice, bob, carol, dave; the two bots are skipped")
 			assert.Len(t, msgs, 11)
+			started := out.byType(discord.TypeThreadStarted)
+			assert.Len(t, started, 1, "the forum post's opening message")
 			assert.Empty(t, out.members)
 
 			var msgIDs []string
 			for id := range msgs {
 				msgIDs = append(msgIDs, id)
 			}
-			want := []string{s.m["g1"], s.m["g2"], s.m["g5"], s.m["g8"], s.m["a1"], s.m["a2"], s.m["r1"], s.m["n1"], s.m["f0"], s.m["f1"], s.m["f2"]}
-			assert.ElementsMatch(t, want, msgIDs, "only default and reply messages by people, in readable channels")
+			want := []string{s.m["g1"], s.m["g2"], s.m["g5"], s.m["g8"], s.m["a1"], s.m["a2"], s.m["r1"], s.m["n1"], s.m["v1"], s.m["f1"], s.m["f2"]}
+			assert.ElementsMatch(t, want, msgIDs, "only default and reply messages by people, in readable channels, voice chat included")
+			assert.Equal(t, "lounge", msgs[s.m["v1"]].Channel)
 
 			// joined_guild
 			alice := joins["gen-"+s.alice+"-2026-01-28T16:00:00.123Z"]
@@ -112,18 +116,22 @@ func TestOnboarding(t *testing.T) {
 
 			assert.Equal(t, "Let's plan the release", msgs[s.m["g5"]].Body)
 			assert.Equal(t, "Deleted User:"+s.ghost, msgs[s.m["g8"]].Member.Username)
+			assert.Equal(t, true, msgs[s.m["g8"]].Member.Attributes["isBot"], "a deleted account is marked, as crowd.dev did")
+			assert.NotContains(t, g1.Member.Attributes, "isBot")
 
 			a1 := msgs[s.m["a1"]]
 			assert.Equal(t, s.tActive, a1.SourceParentID, "a thread message's parent is the thread")
 			assert.Equal(t, "general", a1.Channel, "the thread's parent channel")
 			assert.Equal(t, "Release planning", a1.Title, "the thread's name")
 			assert.Equal(t, "https://discord.com/channels/"+s.guild+"/"+s.tActive+"/"+s.m["a1"], a1.URL)
-			assert.Equal(t, map[string]any{"thread": true, "forum": false}, a1.Attributes)
+			assert.Equal(t, map[string]any{"thread": true, "forum": false, "childChannel": "Release planning",
+				"reactions": []map[string]any{}}, a1.Attributes)
 			assert.Equal(t, s.m["a1"], msgs[s.m["a2"]].SourceParentID, "a reply in a thread points at its message")
 			assert.Equal(t, "Old bug", msgs[s.m["r1"]].Title)
 			assert.Equal(t, "announcements", msgs[s.m["n1"]].Channel)
 
-			f0 := msgs[s.m["f0"]]
+			f0 := started[s.m["f0"]]
+			assert.Equal(t, "thread_started", f0.Type)
 			assert.Empty(t, f0.SourceParentID, "a forum post's opening message has the thread's id")
 			assert.Equal(t, "help", f0.Channel)
 			assert.Equal(t, "How to install?", f0.Title)
@@ -145,7 +153,8 @@ func TestOnboarding(t *testing.T) {
 			assert.Contains(t, pd.Skipped[0].Reason, "Missing Access (code 50001)")
 			assert.Contains(t, e.logs.String(), "skipping a channel the bot cannot read")
 			assert.Empty(t, callsTo(e.fake, "/channels/"+s.secret+"/messages"))
-			assert.Empty(t, callsTo(e.fake, "/channels/"+s.voice+"/messages"))
+			assert.Len(t, callsTo(e.fake, "/channels/"+s.voice+"/messages"), 1, "the voice channel's text chat is read")
+			assert.Empty(t, callsTo(e.fake, "/channels/"+s.voice+"/threads/archived/public"), "voice channels have no threads")
 			assert.Empty(t, callsTo(e.fake, "/channels/"+s.tPrivate+"/messages"))
 			assert.NotContains(t, e.logs.String(), testToken)
 		})
@@ -303,9 +312,33 @@ func TestCheckRun(t *testing.T) {
 			out := runAll(t, e.svc, e.run(w.Guild.ID, tc.onboarding, tc.startedAt, tc.settings), hooks{})
 			assert.Len(t, callsTo(e.fake, "/channels/"+busy+"/messages"), tc.pages)
 			assert.Equal(t, tc.finished, out.finished)
-			assert.Equal(t, tc.onboarding, len(callsTo(e.fake, "/members")) > 0, "members are read on onboarding only")
+			assert.Len(t, callsTo(e.fake, "/members"), 1, "members are read in every run, for the joins since the last")
+			if !tc.onboarding {
+				assert.Empty(t, out.byType(discord.TypeJoinedGuild), "the joins of 2019 are not made again")
+			}
 		})
 	}
+}
+
+// TestJoinsAfterOnboarding: someone who joins after the onboarding gets a
+// joined_guild from the next check run, even with an old account (a low
+// user id, in the middle of the id-ordered listing); the members who were
+// there before make nothing again.
+func TestJoinsAfterOnboarding(t *testing.T) {
+	s := smallWorld()
+	e := newEnv(t, s.w, envOpts{})
+	onboarding := runAll(t, e.svc, e.run(s.guild, true, at(20), nil), hooks{})
+	require.Len(t, onboarding.byType(discord.TypeJoinedGuild), 4)
+
+	oldAccount := sf(time.Date(2016, 5, 1, 0, 0, 0, 0, time.UTC), 1) // sorts before every member
+	joined := at(20).Add(30 * time.Minute)
+	e.fake.AddMember(discordfake.User{ID: oldAccount, Username: "eve"}, discordfake.Member{JoinedAt: joined})
+	check := runAll(t, e.svc, e.run(s.guild, false, at(21), nil), hooks{})
+	joins := check.byType(discord.TypeJoinedGuild)
+	require.Len(t, joins, 1)
+	eve := joins["gen-"+oldAccount+"-"+joined.UTC().Format("2006-01-02T15:04:05.000Z")]
+	assert.Equal(t, "eve", eve.Member.Username)
+	assert.Equal(t, joined, eve.Timestamp)
 }
 
 func TestIsProcessingFinished(t *testing.T) {
@@ -344,4 +377,43 @@ func TestIsProcessingFinished(t *testing.T) {
 			assert.Equal(t, tc.want, svc.IsProcessingFinished(run, tc.stream, res))
 		})
 	}
+}
+
+// TestMediaStageAndReactions: a media channel (16) holds posts only, like
+// a forum: its posts are read, their opening message is thread_started,
+// and the channel itself is never asked for messages (the API answers 400
+// 50024). A stage channel's (13) text chat is read. Reactions come with
+// their emoji and count.
+func TestMediaStageAndReactions(t *testing.T) {
+	s := smallWorld()
+	media, stage := sf(at(-190), 60), sf(at(-189), 61)
+	post := sf(at(14), 62)
+	s.w.Channels = append(s.w.Channels,
+		discordfake.Channel{ID: media, Name: "showcase", Type: discordfake.ChannelMedia, Position: 6},
+		discordfake.Channel{ID: stage, Name: "town-hall", Type: discordfake.ChannelStageVoice, Position: 7},
+		discordfake.Channel{ID: post, Name: "My demo video", Type: discordfake.ChannelPublicThread, ParentID: media, OwnerID: s.bob},
+	)
+	s.w.Messages = append(s.w.Messages,
+		discordfake.Message{ID: post, ChannelID: post, AuthorID: s.bob, Timestamp: at(14), Content: "Look at this",
+			Reactions: []discordfake.Reaction{{Emoji: "🔥", Count: 3}, {Emoji: "👍", Count: 1}}},
+		discordfake.Message{ID: sf(at(15), 63), ChannelID: post, AuthorID: s.alice, Timestamp: at(15), Content: "Great"},
+		discordfake.Message{ID: sf(at(16), 64), ChannelID: stage, AuthorID: s.carol, Timestamp: at(16), Content: "Question from the stage"},
+	)
+	e := newEnv(t, s.w, envOpts{})
+	out := runAll(t, e.svc, e.run(s.guild, true, at(20), nil), hooks{})
+
+	started := out.byType(discord.TypeThreadStarted)
+	require.Contains(t, started, post)
+	opening := started[post]
+	assert.Equal(t, "showcase", opening.Channel)
+	assert.Equal(t, "My demo video", opening.Title)
+	assert.Equal(t, "My demo video", opening.Attributes["childChannel"])
+	assert.Equal(t, true, opening.Attributes["forum"])
+	assert.Equal(t, []map[string]any{{"emoji": "🔥", "emojiId": "", "count": 3}, {"emoji": "👍", "emojiId": "", "count": 1}},
+		opening.Attributes["reactions"])
+	msgs := out.byType(discord.TypeMessage)
+	assert.Equal(t, post, msgs[sf(at(15), 63)].SourceParentID)
+	assert.Equal(t, "town-hall", msgs[sf(at(16), 64)].Channel)
+	assert.Empty(t, callsTo(e.fake, "/channels/"+media+"/messages"), "a media channel has no messages of its own")
+	assert.Len(t, callsTo(e.fake, "/channels/"+media+"/threads/archived/public"), 1)
 }

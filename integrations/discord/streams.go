@@ -26,7 +26,7 @@ func (s *Service) ProcessStream(ctx context.Context, run *integrations.RunContex
 		if err := st.DecodeMetadata(&m); err != nil {
 			return nil, integrations.Permanent(fmt.Errorf("discord: members stream metadata: %w", err))
 		}
-		return s.processMembers(ctx, c, cfg, m)
+		return s.processMembers(ctx, run, c, cfg, m)
 	case streamChannel:
 		var m channelMeta
 		if err := st.DecodeMetadata(&m); err != nil || m.ID == "" {
@@ -44,8 +44,11 @@ func (s *Service) ProcessStream(ctx context.Context, run *integrations.RunContex
 }
 
 // processMembers reads a page of members, in ascending user id order, and
-// makes a joined_guild activity of each human member.
-func (s *Service) processMembers(ctx context.Context, c *client, cfg *runConfig, m membersMeta) (*integrations.StreamResult, error) {
+// makes a joined_guild activity of each human member. In a check run only
+// the joins since the check window started count: the listing is ordered
+// by user id, not by join time (an old account may join today), so a
+// check run reads it whole to find them, and makes nothing of the rest.
+func (s *Service) processMembers(ctx context.Context, run *integrations.RunContext, c *client, cfg *runConfig, m membersMeta) (*integrations.StreamResult, error) {
 	members, h, err := c.members(ctx, cfg.guildID, m.After)
 	if err != nil {
 		var ae *apiError
@@ -57,6 +60,8 @@ func (s *Service) processMembers(ctx context.Context, c *client, cfg *runConfig,
 		return nil, guildErr(err, cfg.guildID)
 	}
 	res := &integrations.StreamResult{Sleep: s.sleepFor(h)}
+	check := !run.Onboarding
+	cutoff := cfg.cutoff(run)
 	for _, gm := range members {
 		if gm == nil || gm.User == nil {
 			continue
@@ -64,6 +69,9 @@ func (s *Service) processMembers(ctx context.Context, c *client, cfg *runConfig,
 		res.LastRecord = gm.User.ID
 		if gm.User.Bot {
 			continue
+		}
+		if check && (gm.JoinedAt.IsZero() || gm.JoinedAt.Before(cutoff)) {
+			continue // known since an earlier run
 		}
 		mem := toMember(gm.User, gm.Nick)
 		if gm.JoinedAt.IsZero() {
@@ -227,8 +235,14 @@ func messageActivity(guildID string, m channelMeta, msg *discordgo.Message) (int
 	if channelID == "" {
 		channelID = m.ID
 	}
+	typ := TypeMessage
+	if m.Forum && m.ParentID != "" && msg.ID == m.ID {
+		// A forum or media post's opening message has the thread's id:
+		// it starts the thread (what crowd.dev meant thread_started for).
+		typ = TypeThreadStarted
+	}
 	a := integrations.Activity{
-		Type:           TypeMessage,
+		Type:           typ,
 		SourceID:       msg.ID,
 		Timestamp:      msg.Timestamp.UTC(),
 		Member:         toMember(msg.Author, ""),
@@ -240,6 +254,7 @@ func messageActivity(guildID string, m channelMeta, msg *discordgo.Message) (int
 	}
 	if m.ParentID != "" {
 		a.Channel, a.Title = m.ParentName, m.Name
+		a.Attributes["childChannel"] = m.Name
 		// The thread groups its messages, except its own first message
 		// (a forum post's opening message has the thread's id).
 		if msg.ID != m.ID {
@@ -262,5 +277,12 @@ func messageActivity(guildID string, m channelMeta, msg *discordgo.Message) (int
 		}
 		a.Attributes["attachments"] = urls
 	}
+	reactions := make([]map[string]any, 0, len(msg.Reactions))
+	for _, r := range msg.Reactions {
+		if r != nil && r.Emoji != nil {
+			reactions = append(reactions, map[string]any{"emoji": r.Emoji.Name, "emojiId": r.Emoji.ID, "count": r.Count})
+		}
+	}
+	a.Attributes["reactions"] = reactions
 	return a, true
 }

@@ -514,7 +514,9 @@ func (f *Fake) archivedThreads(id string, q url.Values) (int, any) {
 	if !f.readable(c) {
 		return http.StatusForbidden, errMissingAccess
 	}
-	if c.Type != ChannelText && c.Type != ChannelAnnouncement && c.Type != ChannelForum {
+	// Threads live in text, announcement, forum and media channels; voice
+	// and stage channels have a text chat but no threads.
+	if c.Type != ChannelText && c.Type != ChannelAnnouncement && c.Type != ChannelForum && c.Type != ChannelMedia {
 		return http.StatusBadRequest, errChannelType
 	}
 	limit, ok := intParam(q, "limit", 50, 2, 100)
@@ -565,7 +567,9 @@ func (f *Fake) channelMessages(id string, q url.Values) (int, any) {
 	if !f.readable(c) {
 		return http.StatusForbidden, errMissingAccess
 	}
-	if c.Type == ChannelCategory || c.Type == ChannelForum {
+	// Forum and media channels hold threads only; a category holds
+	// nothing. Voice and stage channels have their own text chat.
+	if c.Type == ChannelCategory || c.Type == ChannelForum || c.Type == ChannelMedia {
 		return http.StatusBadRequest, errChannelType
 	}
 	limit, ok := intParam(q, "limit", 50, 1, 100)

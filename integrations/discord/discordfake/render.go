@@ -213,6 +213,7 @@ type messageJSON struct {
 	MentionRoles     []string         `json:"mention_roles"`
 	Attachments      []attachmentJSON `json:"attachments"`
 	Embeds           []struct{}       `json:"embeds"`
+	Reactions        []reactionJSON   `json:"reactions,omitempty"`
 	Timestamp        string           `json:"timestamp"`
 	EditedTimestamp  *string          `json:"edited_timestamp"`
 	Flags            int              `json:"flags"`
@@ -229,6 +230,23 @@ type messageJSON struct {
 	// ReferencedMessage is set (possibly to null) on replies and thread
 	// starters only, as the API does.
 	ReferencedMessage **messageJSON `json:"referenced_message,omitempty"`
+}
+
+// reactionJSON is one emoji's reactions; the API leaves `reactions` out of
+// a message nobody reacted to.
+type reactionJSON struct {
+	Emoji struct {
+		ID   *string `json:"id"`
+		Name string  `json:"name"`
+	} `json:"emoji"`
+	Count        int `json:"count"`
+	CountDetails struct {
+		Burst  int `json:"burst"`
+		Normal int `json:"normal"`
+	} `json:"count_details"`
+	BurstColors []string `json:"burst_colors"`
+	MeBurst     bool     `json:"me_burst"`
+	Me          bool     `json:"me"`
 }
 
 var mentionRE = regexp.MustCompile(`<@!?([0-9]+)>`)
@@ -248,6 +266,11 @@ func (f *Fake) renderMessage(m *Message, nested bool) messageJSON {
 		ID:           m.ID,
 		ChannelID:    m.ChannelID,
 		WebhookID:    m.WebhookID,
+	}
+	for _, r := range m.Reactions {
+		var rj reactionJSON
+		rj.Emoji.Name, rj.Count, rj.CountDetails.Normal, rj.BurstColors = r.Emoji, r.Count, r.Count, []string{}
+		j.Reactions = append(j.Reactions, rj)
 	}
 	if u, ok := f.users[m.AuthorID]; ok {
 		j.Author = renderUser(*u)

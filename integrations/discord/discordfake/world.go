@@ -17,6 +17,9 @@ const (
 	ChannelPrivateThread      = 12
 	ChannelStageVoice         = 13
 	ChannelForum              = 15
+	// ChannelMedia holds threads only, like a forum (its posts are
+	// media-first).
+	ChannelMedia = 16
 )
 
 // Message types, as the API numbers them (the ones the fake's worlds use).
@@ -145,6 +148,14 @@ type Message struct {
 	// webhook's pseudo-user, which needs no User entry.
 	WebhookID   string
 	Attachments []Attachment
+	// Reactions are the emoji reactions, each with its count.
+	Reactions []Reaction
+}
+
+// Reaction is one emoji's reactions to a message (a unicode emoji: no id).
+type Reaction struct {
+	Emoji string
+	Count int
 }
 
 // Attachment is a file attached to a message.
