@@ -52,6 +52,9 @@ type StartRunInput struct {
 	RunID         string
 	IntegrationID string
 	Onboarding    bool
+	// Service is set for a run of another service than the integration's
+	// platform's (twitter-reach on a twitter integration).
+	Service string
 }
 
 // StartRunResult tells the workflow what the run already has.
@@ -66,14 +69,18 @@ func (a *Activities) StartRun(ctx context.Context, in StartRunInput) (StartRunRe
 	if err != nil {
 		return StartRunResult{}, wrap(err, "load integration")
 	}
-	if _, ok := a.Registry.Get(integ.Platform); !ok {
+	service := integ.Platform
+	if in.Service != "" {
+		service = in.Service
+	}
+	if _, ok := a.Registry.Get(service); !ok {
 		return StartRunResult{}, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("no service for platform %q", integ.Platform), ErrTypePermanent, nil)
+			fmt.Sprintf("no service for platform %q", service), ErrTypePermanent, nil)
 	}
 	info := activity.GetInfo(ctx)
 	if err := a.Store.StartRun(ctx, store.NewRun{
 		ID: in.RunID, TenantID: integ.TenantID, IntegrationID: integ.ID, Onboarding: in.Onboarding,
-		WorkflowID: info.WorkflowExecution.ID,
+		WorkflowID: info.WorkflowExecution.ID, Service: in.Service,
 	}, info.WorkflowExecution.RunID); err != nil {
 		return StartRunResult{}, wrap(err, "mark run processing")
 	}
@@ -392,10 +399,14 @@ func (a *Activities) runContext(ctx context.Context, runID string) (*integration
 	if err != nil {
 		return nil, nil, wrap(err, "load integration")
 	}
-	svc, ok := a.Registry.Get(integ.Platform)
+	service := integ.Platform
+	if run.Service != "" {
+		service = run.Service
+	}
+	svc, ok := a.Registry.Get(service)
 	if !ok {
 		return nil, nil, temporal.NewNonRetryableApplicationError(
-			fmt.Sprintf("no service for platform %q", integ.Platform), ErrTypePermanent, nil)
+			fmt.Sprintf("no service for platform %q", service), ErrTypePermanent, nil)
 	}
 	return &integrations.RunContext{
 		RunID:      run.ID,
@@ -406,7 +417,9 @@ func (a *Activities) runContext(ctx context.Context, runID string) (*integration
 			Settings: integ.Settings, Token: integ.Token, RefreshToken: integ.RefreshToken,
 		},
 		PipelineData: run.PipelineData,
-		Logger:       a.logger(ctx).With("platform", integ.Platform, "integrationId", integ.ID, "runId", run.ID),
+		Logger:       a.logger(ctx).With("platform", svc.Platform(), "integrationId", integ.ID, "runId", run.ID),
+		Tokens:       a.Store,
+		Records:      a.Store,
 	}, svc, nil
 }
 

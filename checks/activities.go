@@ -30,7 +30,13 @@ func Register(w worker.Registry, check *workflows.Check, acts *Activities) {
 // ListDoneIntegrations returns a page of the ids of a platform's live
 // integrations whose status is done, after in.After, in id order.
 func (a *Activities) ListDoneIntegrations(ctx context.Context, in workflows.CheckPageInput) ([]string, error) {
-	ids, err := a.Controller.Store.ListIntegrationIDs(ctx, in.Platform, store.StatusDone, in.After, in.Limit)
+	platform := in.Platform
+	if base, ok := a.Controller.CompanionOf(platform); ok {
+		// A companion service (twitter-reach) checks every integration
+		// of the platform it runs on.
+		platform = base
+	}
+	ids, err := a.Controller.Store.ListIntegrationIDs(ctx, platform, store.StatusDone, in.After, in.Limit)
 	if err != nil {
 		return nil, err
 	}
@@ -44,7 +50,13 @@ func (a *Activities) ListDoneIntegrations(ctx context.Context, in workflows.Chec
 // control.Controller.StartCheckRun. An integration with a run in progress,
 // or no longer done, is not started (Started false), which is not an error.
 func (a *Activities) StartCheckRun(ctx context.Context, in workflows.StartCheckRunInput) (workflows.StartCheckRunResult, error) {
-	started, err := a.Controller.StartCheckRun(ctx, in.IntegrationID, in.RunID)
+	var started control.Started
+	var err error
+	if _, ok := a.Controller.CompanionOf(in.Platform); ok {
+		started, err = a.Controller.StartServiceRun(ctx, in.IntegrationID, in.Platform, in.RunID)
+	} else {
+		started, err = a.Controller.StartCheckRun(ctx, in.IntegrationID, in.RunID)
+	}
 	var running *control.AlreadyRunningError
 	var bad *control.BadInputError
 	switch {

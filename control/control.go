@@ -98,6 +98,10 @@ func (c *Controller) ValidateConnect(in ConnectInput) (json.RawMessage, error) {
 		return nil, &BadInputError{Field: "platform", Message: fmt.Sprintf("unknown platform %q (known: %s)",
 			in.Platform, strings.Join(c.Registry.Platforms(), ", "))}
 	}
+	if comp, ok := svc.(integrations.Companion); ok {
+		return nil, &BadInputError{Field: "platform", Message: fmt.Sprintf("%s is not connected: it runs on every done %s integration",
+			in.Platform, comp.CompanionOf())}
+	}
 	settings := in.Settings
 	if len(settings) == 0 {
 		settings = json.RawMessage(`{}`)
@@ -257,7 +261,7 @@ func (c *Controller) startWorkflow(ctx context.Context, in workflows.RunInput) (
 	if c.Temporal == nil {
 		return Started{}, errors.New("no Temporal client")
 	}
-	wid := workflows.WorkflowID(in.IntegrationID)
+	wid := workflows.RunWorkflowID(in)
 	we, err := c.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       wid,
 		TaskQueue:                c.TaskQueue,
@@ -275,6 +279,7 @@ func (c *Controller) startWorkflow(ctx context.Context, in workflows.RunInput) (
 	// The row may exist already: the worker's first activity inserts it too.
 	if err := c.Store.CreateRun(ctx, store.NewRun{
 		ID: in.RunID, TenantID: in.TenantID, IntegrationID: in.IntegrationID, Onboarding: in.Onboarding, WorkflowID: wid,
+		Service: in.Service,
 	}); err != nil {
 		return Started{}, err
 	}

@@ -71,6 +71,11 @@ type RunContext struct {
 	// so it survives delays, worker restarts and continue-as-new.
 	PipelineData json.RawMessage
 	Logger       *slog.Logger
+	// Tokens reads and refreshes the integration's OAuth tokens, and
+	// Records answers questions about stored records; the engine sets
+	// both (tests may leave them nil for services that need neither).
+	Tokens  TokenStore
+	Records RecordStore
 }
 
 // Stream is one unit of work: a channel, an article, a page of results.

@@ -183,16 +183,32 @@ func processIntegrationCmd(e *env) *cobra.Command {
 			}); err != nil {
 				return err
 			}
+			// A companion service (twitter-reach) runs on every done
+			// integration of the platform it belongs to.
+			var serviceIDs []string
 			if platform != "" {
-				more, err := listIntegrations(ctx, ctl.Store, platform)
+				listed := platform
+				base, companion := ctl.CompanionOf(platform)
+				if companion {
+					listed = base
+				}
+				more, err := listIntegrations(ctx, ctl.Store, listed)
 				if err != nil {
 					return err
 				}
-				ids = append(ids, more...)
+				if companion {
+					serviceIDs = more
+				} else {
+					ids = append(ids, more...)
+				}
 			}
 			var runs []control.Started
-			for _, id := range ids {
-				started, err := ctl.StartRun(ctx, id, onboarding)
+			start := func(id string) (control.Started, error) { return ctl.StartRun(ctx, id, onboarding) }
+			for i, id := range append(ids, serviceIDs...) {
+				if i == len(ids) {
+					start = func(id string) (control.Started, error) { return ctl.StartServiceRun(ctx, id, platform, "") }
+				}
+				started, err := start(id)
 				var running *control.AlreadyRunningError
 				if errors.As(err, &running) {
 					fmt.Fprintf(e.errOut, "skipped: %v\n", err)

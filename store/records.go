@@ -46,6 +46,8 @@ type memberRow struct {
 	emails      map[string]struct{}
 	joinedAt    time.Time
 	attrs       map[string]any
+	// reach is the follower count on the platform; nil when unknown.
+	reach *int
 }
 
 // mergeMembers folds the members of a page into one row per username, with
@@ -80,6 +82,9 @@ func mergeMembers(res *integrations.StreamResult) ([]*memberRow, error) {
 			if v != nil && v != "" {
 				row.attrs[k] = v
 			}
+		}
+		if m.Reach != nil {
+			row.reach = m.Reach
 		}
 		joined := m.JoinedAt
 		if joined.IsZero() {
@@ -239,7 +244,12 @@ func upsertMembers(ctx context.Context, tx pgx.Tx, t Target, members []*memberRo
 	emails := make([]string, n)
 	attrs := make([]string, n)
 	joined := make([]time.Time, n)
+	reach := make([]*string, n)
 	for i, m := range members {
+		if m.reach != nil {
+			r := fmt.Sprintf(`{%q: %d}`, t.Platform, *m.reach)
+			reach[i] = &r
+		}
 		memberIDs[i] = ids[m.username]
 		names[i] = m.displayName
 		if names[i] == "" {
@@ -255,19 +265,24 @@ func upsertMembers(ctx context.Context, tx pgx.Tx, t Target, members []*memberRo
 	// A new member takes the row as given; an existing one is merged by the
 	// rules of reference §4.4/§4.8, and only written when something changes
 	// (a second run over the same data rewrites nothing).
-	_, err = tx.Exec(ctx, `INSERT INTO members (id, "tenantId", "displayName", emails, attributes, "joinedAt")
-		SELECT t.id, $1, t.name, ARRAY(SELECT jsonb_array_elements_text(t.emails)), t.attrs, t.joined
-		FROM unnest($2::uuid[], $3::text[], $4::jsonb[], $5::jsonb[], $6::timestamptz[]) AS t(id, name, emails, attrs, joined)
+	// Reach (follower counts) merges as crowd.dev's calculateReach does:
+	// the platform's count replaced, total recomputed; a member without a
+	// count keeps its reach.
+	_, err = tx.Exec(ctx, `INSERT INTO members (id, "tenantId", "displayName", emails, attributes, "joinedAt", reach)
+		SELECT t.id, $1, t.name, ARRAY(SELECT jsonb_array_elements_text(t.emails)), t.attrs, t.joined, crowd_merge_reach(NULL, t.reach)
+		FROM unnest($2::uuid[], $3::text[], $4::jsonb[], $5::jsonb[], $6::timestamptz[], $7::jsonb[]) AS t(id, name, emails, attrs, joined, reach)
 		ORDER BY t.id
 		ON CONFLICT (id) DO UPDATE SET
 			emails = ARRAY(SELECT DISTINCT e FROM unnest(members.emails || EXCLUDED.emails) AS e ORDER BY e),
 			attributes = crowd_merge_attributes(members.attributes, EXCLUDED.attributes),
 			"joinedAt" = crowd_merge_joined_at(members."joinedAt", EXCLUDED."joinedAt"),
+			reach = crowd_merge_reach(members.reach, EXCLUDED.reach),
 			"updatedAt" = now()
 		WHERE NOT members.emails @> EXCLUDED.emails
 			OR members.attributes IS DISTINCT FROM crowd_merge_attributes(members.attributes, EXCLUDED.attributes)
-			OR members."joinedAt" IS DISTINCT FROM crowd_merge_joined_at(members."joinedAt", EXCLUDED."joinedAt")`,
-		t.TenantID, memberIDs, names, emails, attrs, joined)
+			OR members."joinedAt" IS DISTINCT FROM crowd_merge_joined_at(members."joinedAt", EXCLUDED."joinedAt")
+			OR members.reach IS DISTINCT FROM crowd_merge_reach(members.reach, EXCLUDED.reach)`,
+		t.TenantID, memberIDs, names, emails, attrs, joined, reach)
 	return ids, err
 }
 

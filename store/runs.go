@@ -27,18 +27,22 @@ type Run struct {
 	// PipelineVersion changes whenever PipelineData is set.
 	PipelineVersion int64
 	RecordsWritten  int64
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// Service is the service that processes the run when it is not the
+	// integration's platform (twitter-reach); empty otherwise.
+	Service   string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 const runColumns = `id, "tenantId", "integrationId", onboarding, state, "delayedUntil", coalesce("delayReason", ''),
 	"processedAt", error, "pipelineData", coalesce("workflowId", ''), coalesce("workflowRunId", ''),
-	"recordsWritten", "createdAt", "updatedAt", "pipelineVersion"`
+	"recordsWritten", "createdAt", "updatedAt", "pipelineVersion", coalesce(service, '')`
 
 func scanRun(row pgx.Row) (*Run, error) {
 	var r Run
 	err := row.Scan(&r.ID, &r.TenantID, &r.IntegrationID, &r.Onboarding, &r.State, &r.DelayedUntil, &r.DelayReason,
-		&r.ProcessedAt, &r.Error, &r.PipelineData, &r.WorkflowID, &r.WorkflowRunID, &r.RecordsWritten, &r.CreatedAt, &r.UpdatedAt, &r.PipelineVersion)
+		&r.ProcessedAt, &r.Error, &r.PipelineData, &r.WorkflowID, &r.WorkflowRunID, &r.RecordsWritten, &r.CreatedAt, &r.UpdatedAt, &r.PipelineVersion,
+		&r.Service)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -99,13 +103,15 @@ type NewRun struct {
 	IntegrationID string
 	Onboarding    bool
 	WorkflowID    string
+	// Service: see Run.Service.
+	Service string
 }
 
 // CreateRun inserts a pending run row; a row that exists is left alone.
 func (s *Store) CreateRun(ctx context.Context, r NewRun) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO "integrationRuns" (id, "tenantId", "integrationId", onboarding, state, "workflowId")
-		VALUES ($1, $2, $3, $4, 'pending', $5) ON CONFLICT (id) DO NOTHING`,
-		r.ID, r.TenantID, r.IntegrationID, r.Onboarding, r.WorkflowID)
+	_, err := s.pool.Exec(ctx, `INSERT INTO "integrationRuns" (id, "tenantId", "integrationId", onboarding, state, "workflowId", service)
+		VALUES ($1, $2, $3, $4, 'pending', $5, nullif($6, '')) ON CONFLICT (id) DO NOTHING`,
+		r.ID, r.TenantID, r.IntegrationID, r.Onboarding, r.WorkflowID, r.Service)
 	return err
 }
 
@@ -118,13 +124,13 @@ var ErrRunEnded = errors.New("run already ended")
 // left alone and ErrRunEnded returned: a terminated execution's last
 // activity must not bring its run back to life.
 func (s *Store) StartRun(ctx context.Context, r NewRun, workflowRunID string) error {
-	tag, err := s.pool.Exec(ctx, `INSERT INTO "integrationRuns" (id, "tenantId", "integrationId", onboarding, state, "workflowId", "workflowRunId")
-		VALUES ($1, $2, $3, $4, 'processing', $5, $6)
+	tag, err := s.pool.Exec(ctx, `INSERT INTO "integrationRuns" (id, "tenantId", "integrationId", onboarding, state, "workflowId", "workflowRunId", service)
+		VALUES ($1, $2, $3, $4, 'processing', $5, $6, nullif($7, ''))
 		ON CONFLICT (id) DO UPDATE SET state = 'processing', "delayedUntil" = NULL, "delayReason" = NULL,
 			"processedAt" = NULL, error = NULL, "workflowId" = EXCLUDED."workflowId",
 			"workflowRunId" = EXCLUDED."workflowRunId", "updatedAt" = now()
 		WHERE "integrationRuns".state IN ('pending', 'processing', 'delayed')`,
-		r.ID, r.TenantID, r.IntegrationID, r.Onboarding, r.WorkflowID, workflowRunID)
+		r.ID, r.TenantID, r.IntegrationID, r.Onboarding, r.WorkflowID, workflowRunID, r.Service)
 	if err != nil {
 		return err
 	}
@@ -188,10 +194,12 @@ func (s *Store) FinishRun(ctx context.Context, runID string, failure *Failure) (
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		finished = false
 		var integrationID, current string
-		var onboarding bool
-		if err := tx.QueryRow(ctx, `SELECT r."integrationId", r.onboarding, r.state, coalesce(i.platform, '')
+		var onboarding, companion bool
+		// A companion service's run (twitter-reach) counts under the
+		// service's name.
+		if err := tx.QueryRow(ctx, `SELECT r."integrationId", r.onboarding, r.state, coalesce(r.service, i.platform, ''), r.service IS NOT NULL
 			FROM "integrationRuns" r LEFT JOIN integrations i ON i.id = r."integrationId" WHERE r.id = $1 FOR UPDATE OF r`, runID).
-			Scan(&integrationID, &onboarding, &current, &platform); err != nil {
+			Scan(&integrationID, &onboarding, &current, &platform, &companion); err != nil {
 			if errors.Is(err, pgx.ErrNoRows) {
 				return ErrNotFound
 			}
@@ -225,13 +233,20 @@ func (s *Store) FinishRun(ctx context.Context, runID string, failure *Failure) (
 		finished = true
 		status := ""
 		switch {
+		case companion:
+			// A run of another service on this integration (twitter-reach
+			// on a twitter integration) says nothing about the
+			// integration's own runs.
 		case state == RunProcessed:
 			status = StatusDone
 		case onboarding:
 			status = StatusError
 		}
 		if status != "" {
-			_, err := tx.Exec(ctx, `UPDATE integrations SET status = $2, "updatedAt" = now() WHERE id = $1`, integrationID, status)
+			// needs-reconnect stays until the user connects again: a run
+			// that ends after it was set cannot fix the tokens.
+			_, err := tx.Exec(ctx, `UPDATE integrations SET status = $2, "updatedAt" = now() WHERE id = $1 AND status <> $3`,
+				integrationID, status, StatusNeedsReconnect)
 			return err
 		}
 		return nil

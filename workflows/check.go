@@ -70,6 +70,9 @@ type CheckPageInput struct {
 type StartCheckRunInput struct {
 	IntegrationID string
 	RunID         string
+	// Platform is the check's: a companion service's (twitter-reach)
+	// starts a run of that service on the integration.
+	Platform string `json:",omitempty"`
 }
 
 // StartCheckRunResult says whether a run was started; when not, RunID is the
@@ -164,7 +167,7 @@ func (c *Check) Execute(ctx workflow.Context, in CheckInput) (*CheckResult, erro
 		futures := make([]workflow.Future, len(ids))
 		for i, id := range ids {
 			futures[i] = workflow.ExecuteActivity(startCtx, StartCheckRunActivity, StartCheckRunInput{
-				IntegrationID: id, RunID: CheckRunID(thisRun, id),
+				IntegrationID: id, RunID: CheckRunID(thisRun, id), Platform: in.Platform,
 			})
 		}
 		for i, f := range futures {

@@ -23,6 +23,23 @@ const (
 // WorkflowID is the id of the workflow of an integration: one run at a time.
 func WorkflowID(integrationID string) string { return "integration/" + integrationID }
 
+// ServiceWorkflowID is the id of the workflow of a companion service's run
+// on an integration (twitter-reach on a twitter integration):
+// integration/<integrationId>/<service>. It differs from the integration's
+// own, so the two never block each other.
+func ServiceWorkflowID(integrationID, service string) string {
+	return WorkflowID(integrationID) + "/" + service
+}
+
+// RunWorkflowID is the workflow id of the run in: ServiceWorkflowID for a
+// companion service's run, WorkflowID otherwise.
+func RunWorkflowID(in RunInput) string {
+	if in.Service != "" {
+		return ServiceWorkflowID(in.IntegrationID, in.Service)
+	}
+	return WorkflowID(in.IntegrationID)
+}
+
 // RunInput starts, or continues, an integration run. It carries ids and
 // counters only: never records, settings or tokens.
 type RunInput struct {
@@ -31,6 +48,9 @@ type RunInput struct {
 	TenantID      string
 	Platform      string
 	Onboarding    bool
+	// Service is set for a run of a companion service (twitter-reach) on
+	// the integration; Platform is then the service's name too.
+	Service string `json:",omitempty"`
 	// Continued is set when the run goes on in a new execution
 	// (continue-as-new): its setup steps are done.
 	Continued bool
@@ -174,7 +194,7 @@ func (r *Run) setup(ctx workflow.Context, in RunInput, p *Progress) *store.Failu
 	p.Step = "start"
 	var started activities.StartRunResult
 	if err := workflow.ExecuteActivity(r.bookkeeping(ctx), a.StartRun, activities.StartRunInput{
-		RunID: in.RunID, IntegrationID: in.IntegrationID, Onboarding: in.Onboarding,
+		RunID: in.RunID, IntegrationID: in.IntegrationID, Onboarding: in.Onboarding, Service: in.Service,
 	}).Get(ctx, &started); err != nil {
 		return &store.Failure{ErrorPoint: "start_run", Message: err.Error()}
 	}
