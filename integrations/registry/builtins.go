@@ -6,6 +6,8 @@ import (
 	"github.com/crowdflow/crowdflow/integrations/discord"
 	"github.com/crowdflow/crowdflow/integrations/github"
 	"github.com/crowdflow/crowdflow/integrations/slack"
+	"github.com/crowdflow/crowdflow/integrations/twitter"
+	"github.com/crowdflow/crowdflow/integrations/twitterreach"
 )
 
 // builtins is the one list of built-in services. Keep it sorted by platform.
@@ -15,5 +17,7 @@ func builtins() []integrations.Service {
 		discord.New(discord.FromEnv()),
 		github.New(github.FromEnv()),
 		slack.New(slack.FromEnv()),
+		twitter.New(twitter.FromEnv()),
+		twitterreach.New(twitter.FromEnv()),
 	}
 }

@@ -20,6 +20,9 @@ import (
 	"github.com/crowdflow/crowdflow/integrations/registry"
 	"github.com/crowdflow/crowdflow/integrations/slack"
 	"github.com/crowdflow/crowdflow/integrations/slack/slackfake"
+	"github.com/crowdflow/crowdflow/integrations/twitter"
+	"github.com/crowdflow/crowdflow/integrations/twitter/twitterfake"
+	"github.com/crowdflow/crowdflow/integrations/twitterreach"
 )
 
 // demoPlatform is one platform of the demo: its fake API, a service
@@ -32,6 +35,9 @@ type demoPlatform struct {
 	apiPath string
 	// service builds the platform's service for an API base URL.
 	service func(apiURL string) integrations.Service
+	// companions build the services that run on this platform's
+	// integrations (twitter-reach on twitter's), pointed at the same fake.
+	companions []func(apiURL string) integrations.Service
 	// The demo integration. identifier is the platform's own id of the
 	// demo workspace (integrations."integrationIdentifier").
 	settings   string
@@ -81,6 +87,21 @@ func demoPlatforms() []demoPlatform {
 			settings:   `{}`,
 			token:      slackfake.DemoToken,
 			identifier: slackWorld.Team.ID,
+		},
+		{
+			platform: twitter.Platform,
+			// The world's posts are dated back from now: recent search
+			// sees 7 days only.
+			handler: twitterfake.New(twitterfake.DemoWorld(time.Now()), twitterfake.Switches{AppTokens: []string{twitterfake.DemoAppToken}}),
+			service: func(u string) integrations.Service { return twitter.New(twitter.Options{APIURL: u}) },
+			companions: []func(string) integrations.Service{
+				func(u string) integrations.Service { return twitterreach.New(twitter.Options{APIURL: u}) },
+			},
+			settings: fmt.Sprintf(`{"hashtags": [%q]}`, twitterfake.DemoHashtag),
+			// An app-only token, which never expires: the fake's user
+			// tokens would not outlive a restart of the dev worker.
+			token:      twitterfake.DemoAppToken,
+			identifier: twitterfake.DemoProfileID,
 		},
 	}
 }
@@ -153,9 +174,20 @@ func (f *fakeAPIs) platform(name string) (demoPlatform, bool) {
 func (f *fakeAPIs) registry(base *registry.Registry) (*registry.Registry, []string) {
 	var services []integrations.Service
 	var real []string
+	companions := map[string]integrations.Service{}
+	for _, p := range f.platforms {
+		for _, c := range p.companions {
+			svc := c(f.apiURL(p))
+			companions[svc.Platform()] = svc
+		}
+	}
 	for _, name := range base.Platforms() {
 		if p, ok := f.platform(name); ok {
 			services = append(services, p.service(f.apiURL(p)))
+			continue
+		}
+		if svc, ok := companions[name]; ok {
+			services = append(services, svc)
 			continue
 		}
 		svc, _ := base.Get(name)

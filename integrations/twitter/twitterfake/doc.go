@@ -36,8 +36,9 @@
 //     answers 400 invalid_grant from then on. App-only bearer tokens
 //     (Switches.AppTokens) never expire.
 //
-// Switches for failure tests: FailNext (the next N requests answer a
-// status), RateLimitNext (the next N data requests answer 429 in a given
+// Switches for failure tests: FailNext (the next N data requests answer a
+// status), FailNextToken (the same for the token endpoint, which then
+// leaves the refresh token valid), RateLimitNext (the next N data requests answer 429 in a given
 // body form), LoseNextTokenResponse (the token endpoint rotates the pair
 // and then drops the connection, as if the client had crashed before it
 // could store the answer), PartialErrorNext (the next N timeline requests

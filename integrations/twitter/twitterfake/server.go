@@ -68,12 +68,13 @@ type Server struct {
 	windows map[string]*window
 	counts  map[string]int
 
-	failNext, failStatus int
-	rlNext               int
-	rlForm               string
-	rlResetAfter         time.Duration
-	loseToken            int
-	partialNext          int
+	failNext, failStatus       int
+	failToken, failTokenStatus int
+	rlNext                     int
+	rlForm                     string
+	rlResetAfter               time.Duration
+	loseToken                  int
+	partialNext                int
 
 	mux *http.ServeMux
 }
@@ -250,9 +251,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	old := r.PostForm.Get("refresh_token")
 	s.mu.Lock()
-	if s.failNext > 0 {
-		s.failNext--
-		status := s.failStatus
+	if s.failToken > 0 {
+		s.failToken--
+		status := s.failTokenStatus
 		s.mu.Unlock()
 		writeOAuthError(w, status, "server_error", http.StatusText(status))
 		return
@@ -342,12 +343,19 @@ func (s *Server) Requests(route string) int {
 	return s.counts[route]
 }
 
-// FailNext makes the next n requests (the token endpoint's included)
-// answer status.
+// FailNext makes the next n data requests answer status.
 func (s *Server) FailNext(n, status int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failNext, s.failStatus = n, status
+}
+
+// FailNextToken makes the next n requests to the token endpoint answer
+// status before they look at the refresh token (it stays valid).
+func (s *Server) FailNextToken(n, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failToken, s.failTokenStatus = n, status
 }
 
 // RateLimitNext makes the next n data requests answer 429 in the given

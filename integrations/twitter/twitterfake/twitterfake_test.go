@@ -16,7 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crowdflow/crowdflow/integrations/twitter/twitterfake"
-	"github.com/crowdflow/crowdflow/internal/apicontract"
 )
 
 var now = time.Date(2026, time.March, 10, 12, 0, 0, 0, time.UTC)
@@ -36,7 +35,6 @@ func (c *clock) Add(d time.Duration) {
 type fixture struct {
 	fake  *twitterfake.Server
 	srv   *httptest.Server
-	rec   *apicontract.Recorder
 	clock *clock
 }
 
@@ -48,10 +46,9 @@ func newFixture(t *testing.T, w twitterfake.World, sw twitterfake.Switches) *fix
 	sw.Now = c.Now
 	sw.AppTokens = append(sw.AppTokens, appToken)
 	f := twitterfake.New(w, sw)
-	rec := apicontract.NewRecorder(f.Handler())
-	srv := httptest.NewServer(rec)
+	srv := httptest.NewServer(f.Handler())
 	t.Cleanup(srv.Close)
-	return &fixture{fake: f, srv: srv, rec: rec, clock: c}
+	return &fixture{fake: f, srv: srv, clock: c}
 }
 
 // get returns the status, headers and decoded body of a GET with token.
@@ -270,58 +267,4 @@ func TestTokens(t *testing.T) {
 	status, _ = f.refresh(t, pair["refresh_token"].(string))
 	assert.Equal(t, http.StatusBadRequest, status, "but the pair was rotated")
 	assert.Equal(t, 2, f.fake.Refreshes())
-}
-
-// XSpec loads the X spec with the relaxations the fake's answers need,
-// each with its reason.
-func XSpec(t *testing.T) *apicontract.Spec {
-	return apicontract.LoadSpec(t, "x.latest.trimmed.json",
-		apicontract.SkipStatus(http.StatusTooManyRequests, "the spec describes no 429 body nor the rate-limit headers (apispecs README)"),
-		apicontract.PatchSpec("the trimmed spec leaves out GET /2/users/by (users by usernames), which answers the same "+
-			"shape as GET /2/users; add it with its usernames parameter from X's reference", func(doc map[string]any) {
-			paths := apicontract.Lookup(doc, "paths")
-			b, _ := json.Marshal(paths["/2/users"])
-			var op map[string]any
-			if err := json.Unmarshal(b, &op); err != nil {
-				panic(err)
-			}
-			get := apicontract.Lookup(op, "get")
-			params := get["parameters"].([]any)
-			params[0] = map[string]any{"name": "usernames", "in": "query", "required": true, "style": "form", "explode": false,
-				"schema": map[string]any{"type": "array", "minItems": 1, "maxItems": 100,
-					"items": map[string]any{"type": "string", "pattern": "^[A-Za-z0-9_]{1,15}$"}}}
-			get["operationId"] = "findUsersByUsername"
-			paths["/2/users/by"] = op
-		}),
-	)
-}
-
-// TestContract checks every answer of the tests above, and a few more,
-// against X's spec. The token endpoint is left out: the spec names it only
-// as the OAuth flow's tokenUrl and describes no operation for it.
-func TestContract(t *testing.T) {
-	spec := XSpec(t)
-	f := newFixture(t, world(), twitterfake.Switches{})
-	access, _ := f.fake.IssuePair()
-	for _, p := range []string{
-		"/2/users/" + twitterfake.DemoProfileID + "/followers?max_results=1000&user.fields=created_at,description,location,public_metrics,url,verified,profile_image_url,protected",
-		"/2/users/" + twitterfake.DemoProfileID + "/followers?max_results=1",
-		"/2/users/1590000000000000013/followers",
-		"/2/users/1234/followers",
-		"/2/users/1590000000000000014/followers",
-		"/2/users/" + twitterfake.DemoProfileID + "/mentions?max_results=100&tweet.fields=created_at,entities,attachments,referenced_tweets,author_id&expansions=author_id,attachments.media_keys&media.fields=url,preview_image_url,width,height&user.fields=public_metrics,description,location,url,profile_image_url",
-		"/2/users/" + twitterfake.DemoProfileID + "/mentions?max_results=5",
-		"/2/tweets/search/recent?query=%23crowdflowdemo&max_results=10&tweet.fields=created_at,entities,attachments,author_id&expansions=author_id,attachments.media_keys&user.fields=public_metrics",
-		"/2/tweets/search/recent?query=%23nothing",
-		"/2/users/by?usernames=demo_ada_x,nobody_here,demo_gone_x,demo_locked_x&user.fields=public_metrics",
-		"/2/users/by?usernames=nobody_here",
-	} {
-		f.get(t, access, p)
-	}
-	f.get(t, "expired-or-wrong", "/2/users/"+twitterfake.DemoProfileID+"/followers")
-	f.fake.PartialErrorNext(1)
-	f.get(t, access, "/2/users/"+twitterfake.DemoProfileID+"/mentions")
-	f.fake.RateLimitNext(1, twitterfake.FormProblem, time.Second)
-	f.get(t, access, "/2/users/"+twitterfake.DemoProfileID+"/mentions")
-	spec.Check(t, f.rec.Exchanges())
 }
