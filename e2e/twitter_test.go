@@ -165,8 +165,10 @@ func TestTwitterAndReachAtOnce(t *testing.T) {
 	assert.Equal(t, store.RunProcessed, e.wait(reach))
 	assert.Equal(t, 2, e.fake.Refreshes(), "the connect's refresh and one more")
 	e.assertOneValidPair(started.IntegrationID)
-	assert.Equal(t, []string{"twitter-reach|" + started.IntegrationID + "|processed"},
-		e.strings(`SELECT concat_ws('|', service, "integrationId", state) FROM "integrationRuns" WHERE service IS NOT NULL`))
+	assert.Equal(t, []string{"twitter-reach|" + started.IntegrationID + "|processed|0"},
+		e.strings(`SELECT concat_ws('|', service, "integrationId", state, "recordsWritten") FROM "integrationRuns" WHERE service IS NOT NULL`))
+	assert.Equal(t, []string{"usernames"}, e.strings(`SELECT DISTINCT s.name FROM "integrationStreams" s
+		JOIN "integrationRuns" r ON r.id = s."runId" WHERE r.service = 'twitter-reach'`), "the reach service's streams")
 	assert.Equal(t, []string{`{"total": 341, "twitter": 341}`},
 		e.strings(`SELECT m.reach::text FROM members m JOIN "memberIdentities" i ON i."memberId" = m.id WHERE i.username = 'demo_grace_x'`))
 }

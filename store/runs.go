@@ -52,7 +52,7 @@ func scanRun(row pgx.Row) (*Run, error) {
 // runColumnsLight are runColumns without pipelineData, and its version.
 const runColumnsLight = `id, "tenantId", "integrationId", onboarding, state, "delayedUntil", coalesce("delayReason", ''),
 	"processedAt", error, coalesce("workflowId", ''), coalesce("workflowRunId", ''),
-	"recordsWritten", "createdAt", "updatedAt", "pipelineVersion"`
+	"recordsWritten", "createdAt", "updatedAt", "pipelineVersion", coalesce(service, '')`
 
 // GetRun loads a run. Its pipeline data comes from the worker's cache
 // when the stored version is the cached one (see cache.go).
@@ -63,7 +63,8 @@ func (s *Store) GetRun(ctx context.Context, id string) (*Run, error) {
 	var r Run
 	err := s.pool.QueryRow(ctx, `SELECT `+runColumnsLight+` FROM "integrationRuns" WHERE id = $1`, id).Scan(
 		&r.ID, &r.TenantID, &r.IntegrationID, &r.Onboarding, &r.State, &r.DelayedUntil, &r.DelayReason,
-		&r.ProcessedAt, &r.Error, &r.WorkflowID, &r.WorkflowRunID, &r.RecordsWritten, &r.CreatedAt, &r.UpdatedAt, &r.PipelineVersion)
+		&r.ProcessedAt, &r.Error, &r.WorkflowID, &r.WorkflowRunID, &r.RecordsWritten, &r.CreatedAt, &r.UpdatedAt, &r.PipelineVersion,
+		&r.Service)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}
