@@ -114,6 +114,9 @@ func TestGitHubOnboardingAndChecks(t *testing.T) {
 	// "@acme" and "ACME" are one organization, with both members.
 	assert.Equal(t, []string{"acme"}, e.strings(`SELECT lower(name) FROM organizations`))
 	assert.Equal(t, 2, e.count(`SELECT count(*) FROM "memberOrganizations"`))
+	// Reach: the followers, and the total.
+	assert.Equal(t, []string{`alice|{"total": 120, "github": 120}`, `bob|{"total": 5, "github": 5}`, `carol|{"total": 1, "github": 1}`},
+		e.strings(`SELECT i.username || '|' || m.reach::text FROM members m JOIN "memberIdentities" i ON i."memberId" = m.id ORDER BY 1`))
 	assert.Equal(t, []string{"acme/gone"}, e.strings(`SELECT r->>'owner' || '/' || (r->>'name') FROM integrations, jsonb_array_elements(settings->'unavailableRepos') r`))
 	assert.Equal(t, []string{"https://github.com/acme/rocket"}, e.strings(`SELECT r->>'url' FROM integrations, jsonb_array_elements(settings->'repos') r`))
 	stats := e.fake.Stats()

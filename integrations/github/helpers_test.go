@@ -83,7 +83,7 @@ type fixture struct {
 	svc  *Service
 }
 
-func newFixture(t *testing.T, w githubfake.World, o githubfake.Options) *fixture {
+func newFixture(t testing.TB, w githubfake.World, o githubfake.Options) *fixture {
 	if o.Tokens == nil {
 		o.Tokens = []string{testToken}
 	}
@@ -105,7 +105,7 @@ type runResult struct {
 
 // runOnce plays the engine: preprocess, streams FIFO, next pages unless a
 // check is finished, postprocess. A stream error fails the test.
-func runOnce(t *testing.T, svc *Service, it integrations.Integration, onboarding bool, started time.Time) runResult {
+func runOnce(t testing.TB, svc *Service, it integrations.Integration, onboarding bool, started time.Time) runResult {
 	t.Helper()
 	ctx := context.Background()
 	rc := &integrations.RunContext{Onboarding: onboarding, StartedAt: started, Integration: it}

@@ -199,9 +199,7 @@ func (p *page) items(ctx context.Context) error {
 			if ok {
 				p.add(issueOpened(repo, it.ID, it.Title, it.Body, it.URL, it.State, it.CreatedAt, mem))
 			}
-			if p.changed(it.UpdatedAt) && it.Comments.TotalCount > 0 {
-				p.child(streamIssueComments, streamMeta{Node: it.ID, Number: it.Number, URL: it.URL})
-			}
+			p.inlineComments(it, TypeIssueComment, streamIssueComments)
 		case streamPulls:
 			if ok {
 				p.add(pullOpened(repo, prFrom(it), mem))
@@ -209,9 +207,7 @@ func (p *page) items(ctx context.Context) error {
 			if !p.changed(it.UpdatedAt) {
 				continue
 			}
-			if it.Comments.TotalCount > 0 {
-				p.child(streamPullComments, streamMeta{Node: it.ID, Number: it.Number, URL: it.URL})
-			}
+			p.inlineComments(it, TypePullComment, streamPullComments)
 			if it.ReviewThreads.TotalCount > 0 {
 				p.child(streamReviewThreads, streamMeta{Node: it.ID, Number: it.Number, URL: it.URL})
 			}
@@ -233,6 +229,26 @@ func (p *page) items(ctx context.Context) error {
 	return nil
 }
 
+// inlineComments adds the newest comments that came with an issue or a
+// PR, and queues a stream for the older ones when there are more (and the
+// item changed since the last run, in a check).
+func (p *page) inlineComments(it *issueNode, typ, stream string) {
+	var oldest time.Time
+	for _, cm := range it.Comments.Nodes {
+		if oldest.IsZero() || cm.CreatedAt.Before(oldest) {
+			oldest = cm.CreatedAt
+		}
+		if mem, ok := member(cm.Author); ok {
+			p.add(commentActivity(typ, commentInfo{cm.ID, cm.Body, cm.URL, cm.CreatedAt}, it.ID, "", p.m.Repo.URL, mem))
+		}
+	}
+	// In a check, older comments are read only when even the oldest of
+	// these is new.
+	if it.Comments.PageInfo.HasPreviousPage && p.changed(it.UpdatedAt) && p.changed(oldest) {
+		p.child(stream, streamMeta{Node: it.ID, Number: it.Number, URL: it.URL, Cursor: it.Comments.PageInfo.StartCursor})
+	}
+}
+
 func prFrom(it *issueNode) prInfo {
 	return prInfo{ID: it.ID, Title: it.Title, Body: it.Body, URL: it.URL, State: it.State, AuthorAssociation: it.AuthorAssociation,
 		Additions: it.Additions, Deletions: it.Deletions, ChangedFiles: it.ChangedFiles, Labels: labelNames(it.Labels), CreatedAt: it.CreatedAt}
@@ -241,16 +257,16 @@ func prFrom(it *issueNode) prInfo {
 // comments reads a page of an issue's or a pull request's comments,
 // newest first.
 func (p *page) comments(ctx context.Context) error {
+	typ, op, doc := TypeIssueComment, "IssueComments", queryIssueComments
+	if p.name == streamPullComments {
+		typ, op, doc = TypePullComment, "PullComments", queryPullComments
+	}
 	var d nodeData
-	if err := p.s.c.query(ctx, p.cr, "IssueComments", queryIssueComments, p.nodeVars(), &d); err != nil {
+	if err := p.s.c.query(ctx, p.cr, op, doc, p.nodeVars(), &d); err != nil {
 		return err
 	}
 	if d.Node == nil || d.Node.Comments == nil {
 		return nil
-	}
-	typ := TypeIssueComment
-	if p.name == streamPullComments {
-		typ = TypePullComment
 	}
 	c := d.Node.Comments
 	for _, cm := range c.Nodes {

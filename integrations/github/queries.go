@@ -6,9 +6,12 @@ import "time"
 // against GitHub's schema in queries_test.go (TestQueriesAgainstSchema),
 // and the fake validates them again on every request.
 //
-// Page sizes keep each query at 1 or 2 points: lists of 50-100 items, with
+// Page sizes keep each query at a few points: lists of 50-100 items, with
 // nested connections asked only for their totalCount (a child stream pages
-// them when there is anything to read) or bounded to 10-100.
+// them when there is anything to read) or bounded to 10: an issue's or a
+// PR's 10 newest comments come with it (most have fewer), and a child
+// stream reads the older ones. That costs 7-9 points per 50 issues instead
+// of a request and a point per issue with comments.
 
 // Fragments shared by the queries. A member is an Actor; the profile
 // fields exist on User only (a Bot, Mannequin or Organization has a login
@@ -80,11 +83,14 @@ const queryIssues = `query Issues($owner: String!, $name: String!, $cursor: Stri
         id number title body url state createdAt updatedAt
         author { ...actorFields }
         labels(first: 10) { nodes { name } }
-        comments { totalCount }
+        ...inlineComments
       }
     }
   }
-}` + fragments
+}
+fragment inlineComments on Issue {
+  comments(last: 10) { totalCount ...commentPage }
+}` + commentPage + fragments
 
 const queryPulls = `query Pulls($owner: String!, $name: String!, $cursor: String) {
   ` + rateLimitFields + `
@@ -95,7 +101,7 @@ const queryPulls = `query Pulls($owner: String!, $name: String!, $cursor: String
         ...pullFields
         title body url createdAt updatedAt
         author { ...actorFields }
-        comments { totalCount }
+        ...inlineComments
         reviewThreads { totalCount }
         timelineItems(itemTypes: [PULL_REQUEST_REVIEW, MERGED_EVENT, ASSIGNED_EVENT, REVIEW_REQUESTED_EVENT, CLOSED_EVENT]) { totalCount }
       }
@@ -105,7 +111,10 @@ const queryPulls = `query Pulls($owner: String!, $name: String!, $cursor: String
 fragment pullFields on PullRequest {
   id number state additions deletions changedFiles authorAssociation
   labels(first: 10) { nodes { name } }
-}` + fragments
+}
+fragment inlineComments on PullRequest {
+  comments(last: 10) { totalCount ...commentPage }
+}` + commentPage + fragments
 
 const queryDiscussions = `query Discussions($owner: String!, $name: String!, $cursor: String) {
   ` + rateLimitFields + `
@@ -125,18 +134,29 @@ const queryDiscussions = `query Discussions($owner: String!, $name: String!, $cu
 // Child connections walk newest first (last/before), so a check stops at
 // the first page older than what the last run saw; an onboarding pages to
 // the start.
+// Issues and pull requests have a query each: one document with both
+// fragments would be charged for both connections.
 const queryIssueComments = `query IssueComments($id: ID!, $cursor: String) {
   ` + rateLimitFields + `
   node(id: $id) {
     __typename
     ... on Issue { comments(last: 100, before: $cursor) { ...commentPage } }
+  }
+}` + commentPage + fragments
+
+const queryPullComments = `query PullComments($id: ID!, $cursor: String) {
+  ` + rateLimitFields + `
+  node(id: $id) {
+    __typename
     ... on PullRequest { comments(last: 100, before: $cursor) { ...commentPage } }
   }
-}
+}` + commentPage + fragments
+
+const commentPage = `
 fragment commentPage on IssueCommentConnection {
   pageInfo { hasPreviousPage startCursor }
   nodes { id body url createdAt author { ...actorFields } }
-}` + fragments
+}`
 
 const queryReviewThreads = `query ReviewThreads($id: ID!, $cursor: String) {
   ` + rateLimitFields + `
@@ -171,27 +191,27 @@ const queryTimeline = `query Timeline($id: ID!, $cursor: String) {
     ... on PullRequest {
       ...pullFields
       title url createdAt
-      timelineItems(last: 100, before: $cursor, itemTypes: [PULL_REQUEST_REVIEW, MERGED_EVENT, ASSIGNED_EVENT, REVIEW_REQUESTED_EVENT, CLOSED_EVENT]) {
+      timelineItems(last: 50, before: $cursor, itemTypes: [PULL_REQUEST_REVIEW, MERGED_EVENT, ASSIGNED_EVENT, REVIEW_REQUESTED_EVENT, CLOSED_EVENT]) {
         pageInfo { hasPreviousPage startCursor }
         nodes {
           __typename
           ... on AssignedEvent {
             id createdAt
-            actor { ...actorFields }
-            assignee { __typename ... on User { ...userFields } ... on Bot { login } }
+            actor { ...actorLite }
+            assignee { __typename ... on User { ...actorLite } ... on Bot { login } }
           }
           ... on ReviewRequestedEvent {
             id createdAt
-            actor { ...actorFields }
+            actor { ...actorLite }
             requestedReviewer {
               __typename
-              ... on User { ...userFields }
+              ... on User { ...actorLite }
               ... on Bot { login }
             }
           }
-          ... on PullRequestReview { id body url state submittedAt createdAt author { ...actorFields } }
-          ... on MergedEvent { id createdAt actor { ...actorFields } }
-          ... on ClosedEvent { id createdAt actor { ...actorFields } }
+          ... on PullRequestReview { id body url state submittedAt createdAt author { ...actorLite } }
+          ... on MergedEvent { id createdAt actor { ...actorLite } }
+          ... on ClosedEvent { id createdAt actor { ...actorLite } }
         }
       }
     }
@@ -200,7 +220,12 @@ const queryTimeline = `query Timeline($id: ID!, $cursor: String) {
 fragment pullFields on PullRequest {
   id number state additions deletions changedFiles authorAssociation
   labels(first: 10) { nodes { name } }
-}` + fragments
+}
+# Actors without their profile: each profile's followers would cost a
+# request per event and per event type (6 points a page instead of 1); the
+# same people's profiles come with their comments, issues and PRs.
+fragment actorLite on Actor { __typename login url avatarUrl ... on User { databaseId name } }
+`
 
 const queryDiscussionComments = `query DiscussionComments($id: ID!, $cursor: String) {
   ` + rateLimitFields + `
@@ -242,7 +267,7 @@ const queryReplies = `query Replies($id: ID!, $cursor: String) {
 // allQueries lists the fixed documents, for the schema test.
 var allQueries = map[string]string{
 	"Stargazers": queryStargazers, "Forks": queryForks, "Issues": queryIssues, "Pulls": queryPulls,
-	"Discussions": queryDiscussions, "IssueComments": queryIssueComments, "ReviewThreads": queryReviewThreads,
+	"Discussions": queryDiscussions, "IssueComments": queryIssueComments, "PullComments": queryPullComments, "ReviewThreads": queryReviewThreads,
 	"ThreadComments": queryThreadComments, "Timeline": queryTimeline, "DiscussionComments": queryDiscussionComments,
 	"Replies": queryReplies,
 }
@@ -316,7 +341,11 @@ type issueNode struct {
 	UpdatedAt time.Time  `json:"updatedAt"`
 	Author    *actor     `json:"author"`
 	Labels    labelNodes `json:"labels"`
-	Comments  count      `json:"comments"`
+	Comments  struct {
+		TotalCount int        `json:"totalCount"`
+		PageInfo   pageInfo   `json:"pageInfo"`
+		Nodes      []*comment `json:"nodes"`
+	} `json:"comments"`
 	// Pull requests only.
 	Additions         int    `json:"additions"`
 	Deletions         int    `json:"deletions"`

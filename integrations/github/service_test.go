@@ -129,14 +129,37 @@ func TestCheckAddsOnlyWhatIsNew(t *testing.T) {
 		w.Repos[0].Issues[0].Comments = append(w.Repos[0].Issues[0].Comments, githubfake.Comment{Author: "carol", Body: "late", CreatedAt: at(21, 6)})
 	})
 	r3 := runOnce(t, f.svc, it, false, at(22, 0))
-	// The check reads the first page of each root stream again, and the
-	// newest page of the changed issue's comments, not the older one: the
-	// store's upserts make the items read again add nothing.
+	// The check reads the first page of each root stream again, with the
+	// 10 newest comments of each issue: the new one is among them, so no
+	// older page is read. The store's upserts make the items read again add
+	// nothing.
 	got := countTypes(r3.activities)
-	assert.Equal(t, 100, got[TypeIssueComment], "one page of the issue's newest comments: %v", got)
-	assert.Equal(t, 2*5+1, r3.streams, "root streams and the changed issue's comments")
+	assert.Equal(t, 10+1, got[TypeIssueComment], "the issues' newest comments: %v", got)
+	assert.Equal(t, 2*5, r3.streams, "root streams only")
+
+	// More new comments than come with the issue: the check reads back
+	// until it reaches what the last run saw.
+	it.Settings = r3.settings
+	f.fake.Update(func(w *githubfake.World) {
+		for i := 0; i < 15; i++ {
+			w.Repos[0].Issues[0].Comments = append(w.Repos[0].Issues[0].Comments, githubfake.Comment{Author: "carol", Body: "later", CreatedAt: at(22, 5).Add(time.Duration(i) * time.Minute)})
+		}
+	})
+	r4 := runOnce(t, f.svc, it, false, at(23, 0))
+	assert.Equal(t, 15, countBodies(r4.activities, "later"))
+	assert.Equal(t, 2*5+1, r4.streams, "root streams and one older page of the issue's comments")
 	assert.Contains(t, ids(r3.activities, TypeStar), starSourceID("carol", at(21, 5)))
 	assert.Contains(t, bodies(r3.activities, TypeIssueComment), "late")
+}
+
+func countBodies(acts []integrations.Activity, body string) int {
+	n := 0
+	for _, a := range acts {
+		if a.Body == body {
+			n++
+		}
+	}
+	return n
 }
 
 func ids(acts []integrations.Activity, typ string) []string {
