@@ -140,8 +140,8 @@ func WriteRecords(ctx context.Context, tx pgx.Tx, t Target, res *integrations.St
 	if err != nil {
 		return 0, fmt.Errorf("upsert members: %w", err)
 	}
-	if err := memberExtras(ctx, tx, t, res, ids); err != nil {
-		return 0, fmt.Errorf("organizations and reach: %w", err)
+	if err := linkOrganizations(ctx, tx, t, res, ids); err != nil {
+		return 0, fmt.Errorf("organizations: %w", err)
 	}
 	if err := upsertActivities(ctx, tx, t, res.Activities, ids); err != nil {
 		return 0, fmt.Errorf("upsert activities: %w", err)
