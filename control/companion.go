@@ -27,6 +27,19 @@ func (c *Controller) CompanionOf(service string) (string, bool) {
 	return comp.CompanionOf(), true
 }
 
+// ConnectablePlatforms are the registered platforms a user can connect:
+// all but the companion services, which run on other platforms'
+// integrations.
+func (c *Controller) ConnectablePlatforms() []string {
+	var out []string
+	for _, p := range c.Registry.Platforms() {
+		if _, companion := c.CompanionOf(p); !companion {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // StartServiceRun starts a run of the companion service on an integration
 // of its platform (twitter-reach on a twitter integration), with workflow
 // id integration/<integrationId>/<service>: the integration's own runs and

@@ -238,12 +238,21 @@ func (c *Controller) ContinueRun(ctx context.Context, runID string) (Started, er
 	if err != nil {
 		return Started{}, fmt.Errorf("integration of run %s: %w", runID, err)
 	}
-	active, err := c.activeRun(ctx, integ.ID)
+	in := workflows.RunInput{
+		RunID: run.ID, IntegrationID: integ.ID, TenantID: integ.TenantID, Platform: integ.Platform, Onboarding: run.Onboarding,
+	}
+	if run.Service != "" {
+		// A companion service's run (twitter-reach) goes on in its own
+		// workflow id.
+		in.Platform, in.Service = run.Service, run.Service
+	}
+	wid := workflows.RunWorkflowID(in)
+	active, err := c.activeRunOf(ctx, wid)
 	if err == nil {
 		if active.RunID != run.ID {
 			return Started{}, &AlreadyRunningError{IntegrationID: integ.ID, RunID: active.RunID}
 		}
-		if err := c.terminate(ctx, integ.ID, "continue-run "+run.ID); err != nil {
+		if err := c.terminateWorkflow(ctx, wid, "continue-run "+run.ID); err != nil {
 			return Started{}, err
 		}
 	} else if !errors.Is(err, ErrNotFound) {
@@ -252,9 +261,7 @@ func (c *Controller) ContinueRun(ctx context.Context, runID string) (Started, er
 	if _, err := c.Store.RestartRun(ctx, run.ID); err != nil {
 		return Started{}, err
 	}
-	return c.startWorkflow(ctx, workflows.RunInput{
-		RunID: run.ID, IntegrationID: integ.ID, TenantID: integ.TenantID, Platform: integ.Platform, Onboarding: run.Onboarding,
-	})
+	return c.startWorkflow(ctx, in)
 }
 
 func (c *Controller) startWorkflow(ctx context.Context, in workflows.RunInput) (Started, error) {
@@ -294,7 +301,12 @@ type activeRun struct {
 // activeRun reads the running workflow of an integration from Temporal,
 // the authority on what runs (the database row may lag behind it).
 func (c *Controller) activeRun(ctx context.Context, integrationID string) (activeRun, error) {
-	desc, err := c.Temporal.DescribeWorkflowExecution(ctx, workflows.WorkflowID(integrationID), "")
+	return c.activeRunOf(ctx, workflows.WorkflowID(integrationID))
+}
+
+// activeRunOf is activeRun for any run workflow id.
+func (c *Controller) activeRunOf(ctx context.Context, workflowID string) (activeRun, error) {
+	desc, err := c.Temporal.DescribeWorkflowExecution(ctx, workflowID, "")
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
 		return activeRun{}, ErrNotFound
@@ -314,7 +326,11 @@ func (c *Controller) activeRun(ctx context.Context, integrationID string) (activ
 }
 
 func (c *Controller) terminate(ctx context.Context, integrationID, reason string) error {
-	err := c.Temporal.TerminateWorkflow(ctx, workflows.WorkflowID(integrationID), "", reason)
+	return c.terminateWorkflow(ctx, workflows.WorkflowID(integrationID), reason)
+}
+
+func (c *Controller) terminateWorkflow(ctx context.Context, workflowID, reason string) error {
+	err := c.Temporal.TerminateWorkflow(ctx, workflowID, "", reason)
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
 		return nil

@@ -109,6 +109,11 @@ func TestTwitterOnboardingAndChecks(t *testing.T) {
 			WHERE type = 'hashtag' AND "sourceId" = '1590000000000000101'`))
 	assert.Equal(t, 1, e.fake.Refreshes(), "the connect-time pair (expiry unknown) refreshed once")
 	e.assertOneValidPair(started.IntegrationID)
+	requests := func() [4]int {
+		return [4]int{e.fake.Requests(twitterfake.RouteToken), e.fake.Requests(twitterfake.RouteFollowers),
+			e.fake.Requests(twitterfake.RouteMentions), e.fake.Requests(twitterfake.RouteSearch)}
+	}
+	assert.Equal(t, [4]int{1, 1, 1, 2}, requests(), "token, followers, mentions, one search per hashtag")
 	assert.Equal(t, []string{store.StatusDone}, e.strings(`SELECT status FROM integrations`))
 
 	// New follower and posts; a check adds exactly those.
@@ -129,8 +134,9 @@ func TestTwitterOnboardingAndChecks(t *testing.T) {
 	assert.Equal(t, 1, e.count(`SELECT count(*) FROM activities a JOIN "integrationRuns" r ON r.id = $1
 		WHERE a.type = 'follow' AND a.username = 'demo_new_x' AND a.timestamp = r."createdAt"`, check.RunID),
 		"a follow a check finds is dated when the check began")
+	assert.Equal(t, [4]int{1, 2, 2, 4}, requests(), "a check: the first page of each stream")
 	e.checkAddsNothing(started.IntegrationID)
-	assert.Equal(t, 1, e.fake.Refreshes(), "checks within the token's two hours refresh nothing")
+	assert.Equal(t, [4]int{1, 3, 3, 6}, requests(), "checks within the token's two hours refresh nothing")
 }
 
 // TestTwitterAndReachAtOnce: a twitter check and a twitter-reach run start
@@ -274,4 +280,10 @@ func TestTwitterReachThroughTheStarter(t *testing.T) {
 	assert.NotEqual(t, runID, strings.TrimSpace(out))
 	assert.Equal(t, after, e.strings(`SELECT concat_ws('|', i.username, m.reach::text, m."updatedAt"::text) FROM members m
 		JOIN "memberIdentities" i ON i."memberId" = m.id ORDER BY i.username`))
+
+	// continue-run of a reach run goes on in the reach workflow id.
+	cont, err := e.ctl.ContinueRun(ctx, runID)
+	require.NoError(t, err)
+	assert.Equal(t, run.WorkflowID, cont.WorkflowID)
+	assert.Equal(t, store.RunProcessed, e.wait(cont))
 }

@@ -228,7 +228,7 @@ func processIntegrationCmd(e *env) *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.StringSliceVarP(&ids, "integration", "i", nil, "integration ids, comma-separated")
-	f.StringVarP(&platform, "platform", "p", "", "every integration of this platform whose status is done")
+	f.StringVarP(&platform, "platform", "p", "", "every integration of this platform whose status is done (twitter-reach: a reach run on every done twitter integration)")
 	f.BoolVarP(&onboarding, "onboarding", "o", false, "onboarding run (full history) instead of a check")
 	f.BoolVar(&wait, "wait", false, "wait until the runs end; exit 0 only if all are processed")
 	return cmd

@@ -177,7 +177,7 @@ func (f *connectForm) Error(name string) string { return f.Errors[name] }
 func (u *UI) connectPage(w http.ResponseWriter, r *http.Request) {
 	tenant := tenantOf(r)
 	platform := r.URL.Query().Get(inputPlatform)
-	data := map[string]any{"Platforms": u.ctl.Registry.Platforms(), "Tenant": tenant}
+	data := map[string]any{"Platforms": u.ctl.ConnectablePlatforms(), "Tenant": tenant}
 	if svc, ok := u.ctl.Registry.Get(platform); ok {
 		data["Form"] = newConnectForm(svc, tenant)
 	}
@@ -198,7 +198,7 @@ func (u *UI) connect(w http.ResponseWriter, r *http.Request) {
 	svc, ok := u.ctl.Registry.Get(platform)
 	if !ok {
 		u.render(w, r, http.StatusBadRequest, "connect", page{Title: "Connect an integration", Tenant: tenant},
-			map[string]any{"Platforms": u.ctl.Registry.Platforms(), "Tenant": tenant, "Error": "Choose a platform."})
+			map[string]any{"Platforms": u.ctl.ConnectablePlatforms(), "Tenant": tenant, "Error": "Choose a platform."})
 		return
 	}
 	form := newConnectForm(svc, tenant)
@@ -211,7 +211,7 @@ func (u *UI) connect(w http.ResponseWriter, r *http.Request) {
 	}
 	refuse := func(status int) {
 		u.render(w, r, status, "connect", page{Title: "Connect an integration", Tenant: tenant},
-			map[string]any{"Platforms": u.ctl.Registry.Platforms(), "Tenant": tenant, "Form": form})
+			map[string]any{"Platforms": u.ctl.ConnectablePlatforms(), "Tenant": tenant, "Form": form})
 	}
 	if len(form.Errors) > 0 {
 		refuse(http.StatusBadRequest)

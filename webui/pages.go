@@ -22,7 +22,7 @@ const (
 )
 
 // integrationStatuses are the values of the status filter.
-var integrationStatuses = []string{store.StatusInProgress, store.StatusDone, store.StatusError, store.StatusPendingAction}
+var integrationStatuses = []string{store.StatusInProgress, store.StatusDone, store.StatusError, store.StatusPendingAction, store.StatusNeedsReconnect}
 
 // maxListed bounds the rows of a list page.
 const maxListed = 200
