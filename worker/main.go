@@ -107,7 +107,7 @@ func run(logger *slog.Logger) error {
 		MaxConcurrentActivityExecutionSize: concurrency})
 	workflows.DefaultRun().Register(w, &activities.Activities{Store: st, Registry: services, Logger: logger})
 	// The scheduled checks start runs through the same controller as the
-	// starter and the API; the schedules are made to match the registry.
+	// starter and the API.
 	checks.Register(w, workflows.DefaultCheck(), &checks.Activities{Controller: &control.Controller{
 		Store: st, Temporal: tc, Registry: registry.Default(), TaskQueue: cfg.TaskQueue}})
 	// A worker only creates the schedules that are missing: during a
