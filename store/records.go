@@ -504,6 +504,9 @@ func foldByMember(members []*memberRow, ids map[string]string) []*memberRow {
 		for k, v := range m.attrs {
 			first.attrs[k] = v
 		}
+		if m.reach != nil {
+			first.reach = m.reach
+		}
 		first.joinedAt = mergeJoinedAt(first.joinedAt, m.joinedAt)
 	}
 	return out
