@@ -48,6 +48,9 @@ func (e *Env) Ready(ctx context.Context, st *store.Store, tc client.Client) {
 		return
 	}
 	e.readyOnce.Do(func() {
+		if err := e.startWeb(st, tc); err != nil {
+			e.logger.Error("dev mode: the web UI could not start", "err", err)
+		}
 		var runs []demoRun
 		var demoErr error
 		if e.fakes != nil {
@@ -187,6 +190,10 @@ func (e *Env) printSummary(w io.Writer, runs []demoRun) {
 	line := func(k, v string) { fmt.Fprintf(&b, "  %-16s %s\n", k, v) }
 	fmt.Fprintf(&b, "\ncrowdflow worker --dev is up (%s after start; state kept in %s)\n\n",
 		time.Since(e.started).Round(100*time.Millisecond), shortPath(e.DataDir))
+	if e.SignInURL != "" {
+		line("Web UI", e.SignInURL+"  (signs in once as the operator)")
+		line("API", e.WebURL+"/api/v1  ("+e.web.tokenHint+")")
+	}
 	line("Temporal Web", fmt.Sprintf("%s/namespaces/%s/workflows", e.UIURL, e.Namespace))
 	line("Temporal", fmt.Sprintf("%s  (namespace %s, task queue %s; the starter: TEMPORAL_ADDRESS=%s)",
 		e.TemporalAddress, e.Namespace, e.TaskQueue, e.TemporalAddress))

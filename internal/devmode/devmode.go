@@ -58,6 +58,9 @@ type Env struct {
 	UIURL           string
 	// FakeAPIURL serves the fake platform APIs ("" without the demo).
 	FakeAPIURL string
+	// WebURL serves the HTTP API and its web UI once Ready ran; SignInURL
+	// opens the UI signed in as the operator, once.
+	WebURL, SignInURL string
 	// Registry is the worker's registry: the built-in services, pointed at
 	// the fake APIs when the demo is on.
 	Registry *registry.Registry
@@ -69,6 +72,7 @@ type Env struct {
 	pg       *pglocal.Cluster
 	temporal *devTemporal
 	fakes    *fakeAPIs
+	web      *webServer
 	realAPIs []string // platforms of the registry without a fake
 	lock     *os.File // flock on DataDir/lock, held until Stop
 
@@ -111,7 +115,7 @@ func (e *Env) start(ctx context.Context, base *registry.Registry) error {
 	if err := e.lockDataDir(); err != nil {
 		return err
 	}
-	for _, p := range []*int{&o.TemporalPort, &o.UIPort, &o.APIPort} {
+	for _, p := range []*int{&o.TemporalPort, &o.UIPort, &o.APIPort, &o.WebPort} {
 		if *p == 0 {
 			if *p, err = pglocal.FreePort(); err != nil {
 				return err
@@ -123,6 +127,9 @@ func (e *Env) start(ctx context.Context, base *registry.Registry) error {
 		return err
 	}
 	if err := checkPortFree(o.UIPort, "Temporal Web (--ui-port)"); err != nil {
+		return err
+	}
+	if err := checkPortFree(o.WebPort, "the web UI and API (--web-port)"); err != nil {
 		return err
 	}
 	if o.Demo {
@@ -261,6 +268,7 @@ func (e *Env) Stop() {
 			e.watch()
 		}
 		e.watchers.Wait()
+		e.web.stop(e.logger)
 		if e.fakes != nil {
 			e.fakes.Stop()
 		}

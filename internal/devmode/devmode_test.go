@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"strings"
 	"testing"
@@ -129,7 +130,7 @@ func TestDevMode(t *testing.T) {
 	}
 	opts := DefaultOptions()
 	opts.DataDir = dir
-	opts.TemporalPort, opts.UIPort, opts.APIPort = 0, 0, 0
+	opts.TemporalPort, opts.UIPort, opts.APIPort, opts.WebPort = 0, 0, 0, 0
 
 	// Every platform with integrations of its own gets a demo one; a
 	// companion service (twitter-reach) runs on another's.
@@ -194,6 +195,22 @@ func TestDevMode(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, body)
 	require.Contains(t, body, `"default"`)
 
+	// The printed link opens the web UI signed in as the operator, once.
+	require.Contains(t, summary, env.SignInURL)
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	resp, err := (&http.Client{Jar: jar}).Get(env.SignInURL)
+	require.NoError(t, err)
+	page, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%s", page)
+	require.Equal(t, "/ui/integrations", resp.Request.URL.Path, "the code leaves the address bar")
+	require.Contains(t, string(page), "signed in as operator")
+	require.Contains(t, string(page), DemoTenantID)
+	code, _ = get(env.SignInURL)
+	require.Equal(t, http.StatusUnauthorized, code, "the link signs in once")
+
 	// The first onboarding workflow, to find after the restart.
 	var wfID, wfRunID string
 	require.NoError(t, d.store.Pool().QueryRow(ctx, `SELECT "workflowId", "workflowRunId" FROM "integrationRuns"
@@ -205,7 +222,7 @@ func TestDevMode(t *testing.T) {
 	require.Error(t, err, "Temporal Web still answers after Stop")
 
 	// Second start on the same folder, on the same ports.
-	opts.TemporalPort, opts.UIPort, opts.APIPort = env.opts.TemporalPort, env.opts.UIPort, env.opts.APIPort
+	opts.TemporalPort, opts.UIPort, opts.APIPort, opts.WebPort = env.opts.TemporalPort, env.opts.UIPort, env.opts.APIPort, env.opts.WebPort
 	d = startDev(t, ctx, opts, cfg)
 	if cfg.DatabaseURL == "" {
 		require.Equal(t, env.DatabaseURL, d.env.DatabaseURL, "the local cluster's URL changed between starts")

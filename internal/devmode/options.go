@@ -13,6 +13,7 @@ const (
 	DefaultTemporalPort = 7233
 	DefaultUIPort       = 8233
 	DefaultAPIPort      = 8234
+	DefaultWebPort      = 8235
 	DefaultDataDir      = ".data"
 )
 
@@ -26,6 +27,9 @@ type Options struct {
 	UIPort       int
 	// APIPort serves the fake platform APIs of the demo.
 	APIPort int
+	// WebPort serves crowdflow's HTTP API and its web UI (/ui), signed in
+	// as the operator by the link the summary prints.
+	WebPort int
 	// Demo serves the fake APIs, points the built-in services at them and
 	// connects a demo tenant's integrations. Off, the services use their
 	// real APIs (or DEVTO_API_URL, SLACK_API_URL, ...), as in production.
@@ -44,6 +48,7 @@ func DefaultOptions() Options {
 		TemporalPort:     DefaultTemporalPort,
 		UIPort:           DefaultUIPort,
 		APIPort:          DefaultAPIPort,
+		WebPort:          DefaultWebPort,
 		Demo:             true,
 		TemporalLogLevel: slog.LevelError,
 	}
@@ -56,6 +61,7 @@ func (o *Options) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.TemporalPort, "temporal-port", o.TemporalPort, "with --dev: gRPC port of the embedded Temporal server (0: a free port)")
 	fs.IntVar(&o.UIPort, "ui-port", o.UIPort, "with --dev: port of Temporal Web (0: a free port)")
 	fs.IntVar(&o.APIPort, "api-port", o.APIPort, "with --dev: port of the demo's fake platform APIs (0: a free port)")
+	fs.IntVar(&o.WebPort, "web-port", o.WebPort, "with --dev: port of the HTTP API and its web UI (0: a free port)")
 	fs.BoolVar(&o.Demo, "demo", o.Demo, "with --dev: serve fake platform APIs and connect a demo tenant to them; "+
 		"--demo=false uses the real APIs (or DEVTO_API_URL, ...)")
 }
