@@ -28,7 +28,8 @@ import (
 // API's handler (which mounts the UI) on the harness's Temporal server and
 // PostgreSQL, with the Dev.to fake behind the service.
 //
-// UI_SCREENSHOTS=<folder> saves the pages the README shows.
+// UI_SCREENSHOTS=<folder> (relative to the repository) saves the pages the
+// README shows.
 
 // chromiumPath finds Debian's chromium. Outside CI a machine without it
 // skips the browser tests; in CI .ci/run installs it, so its absence fails.
@@ -103,14 +104,20 @@ func get[T any](u *uiEnv, a chromedp.Action[T]) T {
 	return v
 }
 
+// text reads an element's text in one evaluation in the page: the run
+// page swaps its live part every second, and a node found by one protocol
+// call may be gone by the next.
 func (u *uiEnv) text(sel string) string {
 	u.t.Helper()
-	return strings.TrimSpace(get(u, chromedp.Text(chromedp.CSS(sel))))
+	s := get(u, chromedp.Evaluate[*string](`(() => { const el = document.querySelector(` + strconv.Quote(sel) + `); ` +
+		`return el ? el.innerText : null; })()`))
+	require.NotNil(u.t, s, "no element %s", sel)
+	return strings.TrimSpace(*s)
 }
 
 func (u *uiEnv) html() string {
 	u.t.Helper()
-	return get(u, chromedp.OuterHTML(chromedp.CSS("html")))
+	return get(u, chromedp.Evaluate[string](`document.documentElement.outerHTML`))
 }
 
 // signIn signs in with the operator token through the form.
@@ -130,6 +137,11 @@ func (u *uiEnv) screenshot(name string) {
 	dir := os.Getenv("UI_SCREENSHOTS")
 	if dir == "" {
 		return
+	}
+	if !filepath.IsAbs(dir) {
+		// Relative to the repository, where the command was typed, not to
+		// e2e/, where go test runs the package.
+		dir = filepath.Join("..", dir)
 	}
 	png := get(u, chromedp.FullScreenshot(100))
 	require.NoError(u.t, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644))
