@@ -109,7 +109,7 @@ func get[T any](u *uiEnv, a chromedp.Action[T]) T {
 // call may be gone by the next.
 func (u *uiEnv) text(sel string) string {
 	u.t.Helper()
-	s := get(u, chromedp.Evaluate[*string](`(() => { const el = document.querySelector(` + strconv.Quote(sel) + `); ` +
+	s := get(u, chromedp.Evaluate[*string](`(() => { const el = document.querySelector(`+strconv.Quote(sel)+`); `+
 		`return el ? el.innerText : null; })()`))
 	require.NotNil(u.t, s, "no element %s", sel)
 	return strings.TrimSpace(*s)
