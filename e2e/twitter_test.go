@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/crowdflow/crowdflow/control"
 	"github.com/crowdflow/crowdflow/integrations"
@@ -32,6 +33,8 @@ type twitterEnv struct {
 	*env
 	fake *twitterfake.Server
 	url  string
+	// given are the tokens connect gave.
+	given []string
 }
 
 func newTwitterEnv(t *testing.T, sw twitterfake.Switches, opts ...option) *twitterEnv {
@@ -49,6 +52,7 @@ func newTwitterEnv(t *testing.T, sw twitterfake.Switches, opts ...option) *twitt
 func (e *twitterEnv) connect() (control.Started, string) {
 	e.t.Helper()
 	access, refresh := e.fake.IssuePair()
+	e.given = append(e.given, access, refresh)
 	started, err := e.ctl.Connect(context.Background(), control.ConnectInput{
 		TenantID: twitterTenant, Platform: twitter.Platform, Settings: []byte(twitterSettings),
 		Token: access, RefreshToken: refresh, Identifier: twitterfake.DemoProfileID,
@@ -65,6 +69,20 @@ func (e *twitterEnv) assertOneValidPair(integrationID string) {
 	assert.True(e.t, e.fake.ValidPair(tok.Access, tok.Refresh), "the stored pair works")
 	assert.Equal(e.t, 1, e.fake.LiveRefreshTokens(), "and no other refresh token is alive")
 	assert.WithinDuration(e.t, time.Now().Add(2*time.Hour), tok.ExpiresAt, time.Minute, "its expiry is kept")
+}
+
+// historyText is every event of a run's workflow history as text,
+// payloads included.
+func (e *twitterEnv) historyText(s control.Started) string {
+	e.t.Helper()
+	var b strings.Builder
+	it := e.ctl.Temporal.GetWorkflowHistory(context.Background(), s.WorkflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		ev, err := it.Next()
+		require.NoError(e.t, err)
+		b.WriteString(ev.String())
+	}
+	return b.String()
 }
 
 func (e *twitterEnv) keys() []string {
@@ -114,6 +132,13 @@ func TestTwitterOnboardingAndChecks(t *testing.T) {
 			e.fake.Requests(twitterfake.RouteMentions), e.fake.Requests(twitterfake.RouteSearch)}
 	}
 	assert.Equal(t, [4]int{1, 1, 1, 2}, requests(), "token, followers, mentions, one search per hashtag")
+	tok, err := e.store.Tokens(context.Background(), started.IntegrationID)
+	require.NoError(t, err)
+	history := e.historyText(started)
+	require.Contains(t, history, started.RunID, "the history is readable")
+	for _, secret := range append(e.given, tok.Access, tok.Refresh) {
+		assert.NotContains(t, history, secret, "no token in workflow inputs, results or failures")
+	}
 	assert.Equal(t, []string{store.StatusDone}, e.strings(`SELECT status FROM integrations`))
 
 	// New follower and posts; a check adds exactly those.

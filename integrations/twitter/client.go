@@ -45,6 +45,13 @@ func FromEnv() Options {
 	return Options{APIURL: os.Getenv(EnvAPIURL), ClientID: os.Getenv(EnvClientID), ClientSecret: os.Getenv(EnvClientSecret)}
 }
 
+// defaultAccessTTL is how long X's access tokens live.
+const defaultAccessTTL = 2 * time.Hour
+
+// errNoTokenEndpoint: the server has no token endpoint (an
+// X-compatible server without OAuth).
+var errNoTokenEndpoint = errors.New("the API has no token endpoint")
+
 // refreshMargin: an access token that expires within it is refreshed
 // before use, so a page fetch never starts with a token about to die.
 const refreshMargin = 5 * time.Minute
@@ -241,9 +248,7 @@ func (c *Client) get(ctx context.Context, token, path string, q url.Values) (*en
 	if len(env.Data) == 0 && len(env.Errors) > 0 {
 		return nil, rate, &PartialError{Path: path, Problems: env.Errors}
 	}
-	if len(env.Data) == 0 && env.Meta.ResultCount == nil && path != "/2/users/by" {
-		return nil, rate, fmt.Errorf("GET %s: an answer with neither data nor meta", path)
-	}
+	// No data and no errors is an empty page, with or without meta.
 	return &env, rate, nil
 }
 
@@ -303,11 +308,14 @@ func (c *Client) refresh(ctx context.Context, refreshToken string) (*integration
 	switch {
 	case resp.StatusCode == http.StatusOK && ans.AccessToken != "":
 		t := &integrations.Tokens{Access: ans.AccessToken, Refresh: ans.RefreshToken}
-		if ans.ExpiresIn > 0 {
-			// Counted from when the request was sent: never later than
-			// the server's own count.
-			t.ExpiresAt = sent.Add(time.Duration(ans.ExpiresIn) * time.Second)
+		// Counted from when the request was sent: never later than the
+		// server's own count. Without expires_in, X's two hours: an
+		// unknown expiry would refresh (and rotate) before every call.
+		ttl := time.Duration(ans.ExpiresIn) * time.Second
+		if ttl <= 0 {
+			ttl = defaultAccessTTL
 		}
+		t.ExpiresAt = sent.Add(ttl)
 		// Without a new refresh token (a grant without offline.access)
 		// none is kept: the old one is spent.
 		return t, nil
@@ -323,6 +331,8 @@ func (c *Client) refresh(ctx context.Context, refreshToken string) (*integration
 			until = c.now().Add(time.Minute)
 		}
 		return nil, integrations.RateLimited(until, "POST /2/oauth2/token")
+	case resp.StatusCode == http.StatusNotFound, resp.StatusCode == http.StatusMethodNotAllowed, resp.StatusCode == http.StatusNotImplemented:
+		return nil, fmt.Errorf("POST /2/oauth2/token: %s: %w", resp.Status, errNoTokenEndpoint)
 	case resp.StatusCode >= 500:
 		return nil, fmt.Errorf("POST /2/oauth2/token: %s", resp.Status)
 	case ans.Error == "invalid_client" || ans.Error == "unauthorized_client":
@@ -392,6 +402,14 @@ func (c *Client) AccessToken(ctx context.Context, rc *integrations.RunContext) (
 			return "", fmt.Errorf("%s (%v), and setting the status failed: %w", ReconnectMessage, refused, serr)
 		}
 		return "", integrations.Permanent(fmt.Errorf("%s (%v)", ReconnectMessage, refused))
+	}
+	if errors.Is(err, errNoTokenEndpoint) && cur.Access != "" && cur.ExpiresAt.IsZero() {
+		// A token of unknown expiry on a server that cannot refresh:
+		// use it as it is; a 401 will say when it is no good.
+		if rc.Logger != nil {
+			rc.Logger.Warn("twitter: the API has no token endpoint; using the access token as connected")
+		}
+		return cur.Access, nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("refresh the access token: %w", err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -200,4 +201,25 @@ func TestUnauthorizedExpiresTheToken(t *testing.T) {
 	assert.True(t, integrations.IsPermanent(err))
 	assert.Equal(t, store.StatusNeedsReconnect, status(t, f, rc))
 	assert.False(t, errors.Is(err, context.Canceled))
+}
+
+// TestServerWithoutTokenEndpoint: an X-compatible server without OAuth
+// (404 on the token endpoint) gets the connected token as it is, while its
+// expiry is unknown.
+func TestServerWithoutTokenEndpoint(t *testing.T) {
+	f := newFixture(t, world(), twitterfake.Switches{}).withStore(t)
+	rc := f.connect(t, `{}`, true)
+	noOAuth := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/2/oauth2/token" {
+			http.NotFound(w, r)
+			return
+		}
+		f.fake.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(noOAuth.Close)
+	svc := New(Options{APIURL: noOAuth.URL, Now: f.clock.Now})
+	res, err := svc.ProcessStream(context.Background(), rc, integrations.NewStream(streamFollowers, nil))
+	require.NoError(t, err)
+	assert.Len(t, res.Activities, 3)
+	assert.Equal(t, rc.Integration.Token, stored(t, f, rc).Access)
 }
