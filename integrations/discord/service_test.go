@@ -320,6 +320,24 @@ func TestCheckRun(t *testing.T) {
 	}
 }
 
+// TestNullJoinedAt: a member the API lists with joined_at null (a guest)
+// is a member without a joined_guild activity, in an onboarding and in a
+// check run alike.
+func TestNullJoinedAt(t *testing.T) {
+	s := smallWorld()
+	guest := sf(time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), 9)
+	s.w.Users = append(s.w.Users, discordfake.User{ID: guest, Username: "guest"})
+	s.w.Members = append(s.w.Members, discordfake.Member{UserID: guest})
+	e := newEnv(t, s.w, envOpts{})
+	out := runAll(t, e.svc, e.run(s.guild, true, at(20), nil), hooks{})
+	require.Len(t, out.members, 1)
+	assert.Equal(t, "guest", out.members[0].Username)
+	assert.True(t, out.members[0].JoinedAt.IsZero())
+	assert.Len(t, out.byType(discord.TypeJoinedGuild), 4, "no activity for the guest")
+	check := runAll(t, e.svc, e.run(s.guild, false, at(21), nil), hooks{})
+	assert.Empty(t, check.byType(discord.TypeJoinedGuild))
+}
+
 // TestJoinsAfterOnboarding: someone who joins after the onboarding gets a
 // joined_guild from the next check run, even with an old account (a low
 // user id, in the middle of the id-ordered listing); the members who were

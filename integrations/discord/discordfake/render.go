@@ -14,6 +14,17 @@ const timeFormat = "2006-01-02T15:04:05.000000-07:00"
 
 func ts(t time.Time) string { return t.UTC().Format(timeFormat) }
 
+// joinedAt renders a member's join time; a zero time is null, as Discord
+// sends it for a member with no join time (a guest let in by a voice
+// invite).
+func joinedAt(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := ts(t)
+	return &s
+}
+
 func nullable(s string) *string {
 	if s == "" {
 		return nil
@@ -55,7 +66,7 @@ type memberJSON struct {
 	Banner                     *string  `json:"banner"`
 	CommunicationDisabledUntil *string  `json:"communication_disabled_until"`
 	Flags                      int      `json:"flags"`
-	JoinedAt                   string   `json:"joined_at"`
+	JoinedAt                   *string  `json:"joined_at"`
 	Nick                       *string  `json:"nick"`
 	Pending                    bool     `json:"pending"`
 	PremiumSince               *string  `json:"premium_since"`
@@ -67,7 +78,7 @@ type memberJSON struct {
 
 func renderMember(m Member, u User) memberJSON {
 	return memberJSON{
-		JoinedAt: ts(m.JoinedAt),
+		JoinedAt: joinedAt(m.JoinedAt),
 		Nick:     nullable(m.Nick),
 		Roles:    []string{},
 		User:     renderUser(u),

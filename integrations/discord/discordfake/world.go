@@ -97,7 +97,8 @@ type User struct {
 type Member struct {
 	UserID string
 	// Nick is the guild nickname; empty is sent as null.
-	Nick     string
+	Nick string
+	// JoinedAt zero is sent as null (a guest member has no join time).
 	JoinedAt time.Time
 }
 
