@@ -2,26 +2,16 @@ package activities
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/crowdflow/crowdflow/integrations"
 	"github.com/crowdflow/crowdflow/integrations/registry"
 	"github.com/crowdflow/crowdflow/store"
-)
-
-// Error types the workflow tells apart.
-const (
-	// ErrTypePermanent: retrying cannot help (bad token, missing scope).
-	ErrTypePermanent = "PermanentError"
-	// ErrTypeNotFound: the run, stream or integration is gone.
-	ErrTypeNotFound = "NotFound"
 )
 
 // Activities holds what the activities need.
@@ -40,11 +30,40 @@ type RunRef struct {
 	RunID string
 }
 
-// Delay is a pause the run must take before going on. The zero value means
-// no pause.
+// Kinds of delay.
+const (
+	// DelayRateLimit: the API refused for a while. Repeated ones back off
+	// and are bounded in time (see workflows.Run).
+	DelayRateLimit = "rate-limit"
+	// DelayGlobalLimit: the integration used up its own record limit.
+	DelayGlobalLimit = "global-limit"
+	// DelaySleep: the service asked the run to pause after a page.
+	DelaySleep = "sleep"
+)
+
+// Delay is a pause the run must take before going on. The zero value (no
+// Kind) means no pause.
 type Delay struct {
+	Kind string `json:",omitempty"`
+	// Wait is how long to pause. It travels as a duration, measured where
+	// it was learnt (Retry-After, or an API's reset instant minus this
+	// worker's clock), and the workflow sleeps it on its own timer: no
+	// instant of a worker's clock is ever compared with workflow time. It
+	// may be zero or negative (Retry-After: 0, a reset in the past): the
+	// workflow gives every wait a floor.
+	Wait time.Duration `json:",omitempty"`
+	// Until is when the pause ends by the worker's clock, for people only
+	// (progress, logs).
 	Until  time.Time
 	Reason string
+}
+
+// IsZero reports whether there is no pause.
+func (d Delay) IsZero() bool { return d.Kind == "" }
+
+// delayUntil is a pause until an instant, as a duration from now.
+func delayUntil(kind string, until time.Time, reason string) Delay {
+	return Delay{Kind: kind, Wait: time.Until(until), Until: until, Reason: reason}
 }
 
 // StartRunInput starts (or resumes) a run.
@@ -55,6 +74,12 @@ type StartRunInput struct {
 	// Service is set for a run of another service than the integration's
 	// platform's (twitter-reach on a twitter integration).
 	Service string
+	// Restart (continue-run) takes up a run that ended and puts its failed
+	// or interrupted streams back in the queue (store.BeginRun).
+	Restart bool
+	// Continued is a new execution after continue-as-new: only the
+	// execution is recorded on the row.
+	Continued bool
 }
 
 // StartRunResult tells the workflow what the run already has.
@@ -62,9 +87,16 @@ type StartRunResult struct {
 	HasStreams bool
 }
 
-// StartRun marks the run processing, creating its row if the starter did
-// not, and records the Temporal execution that runs it.
+// StartRun is the first activity of every execution: it marks the run
+// processing, creating its row if the starter did not, and records the
+// Temporal execution that runs it, so "workflowRunId" follows
+// continue-as-new.
 func (a *Activities) StartRun(ctx context.Context, in StartRunInput) (StartRunResult, error) {
+	info := activity.GetInfo(ctx)
+	if in.Continued {
+		return StartRunResult{HasStreams: true}, wrap(a.Store.SetRunWorkflowRunID(ctx, in.RunID, info.WorkflowExecution.RunID),
+			"record the execution")
+	}
 	integ, err := a.Store.GetIntegration(ctx, in.IntegrationID)
 	if err != nil {
 		return StartRunResult{}, wrap(err, "load integration")
@@ -77,22 +109,30 @@ func (a *Activities) StartRun(ctx context.Context, in StartRunInput) (StartRunRe
 		return StartRunResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("no service for platform %q", service), ErrTypePermanent, nil)
 	}
-	info := activity.GetInfo(ctx)
-	if err := a.Store.StartRun(ctx, store.NewRun{
+	reset, err := a.Store.BeginRun(ctx, store.NewRun{
 		ID: in.RunID, TenantID: integ.TenantID, IntegrationID: integ.ID, Onboarding: in.Onboarding,
 		WorkflowID: info.WorkflowExecution.ID, Service: in.Service,
-	}, info.WorkflowExecution.RunID); err != nil {
+	}, info.WorkflowExecution.RunID, in.Restart)
+	if err != nil {
 		return StartRunResult{}, wrap(err, "mark run processing")
+	}
+	if in.Restart {
+		a.logger(ctx).Info("run restarted", "runId", in.RunID, "streamsBackInQueue", reset)
 	}
 	has, err := a.Store.HasStreams(ctx, in.RunID)
 	if err != nil {
-		return StartRunResult{}, err
+		return StartRunResult{}, wrap(err, "look for streams")
 	}
 	return StartRunResult{HasStreams: has}, nil
 }
 
 // Preprocess runs the service's preprocess step and keeps what it returns
-// on the run row.
+// on the run row. A run that has its pipeline data already (a continue-run,
+// a retried attempt, a new execution after continue-as-new) keeps it and is
+// not preprocessed again: its streams were made from that data, and its
+// Postprocess must see the same data, or it would mark as seen what was
+// discovered now and never fetched (a Slack channel joined meanwhile, a
+// Dev.to article that changed meanwhile).
 func (a *Activities) Preprocess(ctx context.Context, in RunRef) (Delay, error) {
 	defer a.heartbeat(ctx)()
 	rc, svc, err := a.runContext(ctx, in.RunID)
@@ -100,15 +140,15 @@ func (a *Activities) Preprocess(ctx context.Context, in RunRef) (Delay, error) {
 		return Delay{}, err
 	}
 	pre, ok := svc.(integrations.Preprocessor)
-	if !ok {
+	if !ok || len(rc.PipelineData) > 0 {
 		return Delay{}, nil
 	}
 	data, err := pre.Preprocess(ctx, rc)
 	if rl, ok := integrations.AsRateLimited(err); ok {
-		return Delay{Until: rl.Until, Reason: "preprocess: " + rl.Reason}, nil
+		return delayUntil(DelayRateLimit, rl.Until, "preprocess: "+rl.Reason), nil
 	}
 	if err != nil {
-		return Delay{}, serviceError("preprocess", err)
+		return Delay{}, serviceError(ctx, "preprocess", err)
 	}
 	return Delay{}, wrap(a.Store.SetPipelineData(ctx, in.RunID, data), "save pipeline data")
 }
@@ -140,7 +180,7 @@ func (a *Activities) GetStreams(ctx context.Context, in RunRef) (GetStreamsResul
 	defer a.heartbeat(ctx)()
 	has, err := a.Store.HasStreams(ctx, in.RunID)
 	if err != nil || has {
-		return GetStreamsResult{}, err
+		return GetStreamsResult{}, wrap(err, "look for streams")
 	}
 	rc, svc, err := a.runContext(ctx, in.RunID)
 	if err != nil {
@@ -148,10 +188,10 @@ func (a *Activities) GetStreams(ctx context.Context, in RunRef) (GetStreamsResul
 	}
 	streams, err := svc.GetStreams(ctx, rc)
 	if rl, ok := integrations.AsRateLimited(err); ok {
-		return GetStreamsResult{Delay: Delay{Until: rl.Until, Reason: "get streams: " + rl.Reason}}, nil
+		return GetStreamsResult{Delay: delayUntil(DelayRateLimit, rl.Until, "get streams: "+rl.Reason)}, nil
 	}
 	if err != nil {
-		return GetStreamsResult{}, serviceError("get streams", err)
+		return GetStreamsResult{}, serviceError(ctx, "get streams", err)
 	}
 	run, err := a.Store.GetRun(ctx, in.RunID)
 	if err != nil {
@@ -238,7 +278,7 @@ func (a *Activities) ProcessStream(ctx context.Context, in ProcessStreamInput) (
 	if until, err := a.Store.CheckLimit(ctx, rc.Integration.ID, limit, cfg.LimitResetFrequency); err != nil {
 		return ProcessStreamResult{}, wrap(err, "check global limit")
 	} else if !until.IsZero() {
-		return ProcessStreamResult{Delay: Delay{Until: until, Reason: "global limit reached"}}, nil
+		return ProcessStreamResult{Delay: delayUntil(DelayGlobalLimit, until, "global limit reached")}, nil
 	}
 	if err := a.Store.MarkStreamProcessing(ctx, st.ID); err != nil {
 		return ProcessStreamResult{}, wrap(err, "mark stream processing")
@@ -249,7 +289,7 @@ func (a *Activities) ProcessStream(ctx context.Context, in ProcessStreamInput) (
 		if err := a.Store.ResetStream(ctx, st.ID); err != nil {
 			return ProcessStreamResult{}, wrap(err, "reset rate-limited stream")
 		}
-		return ProcessStreamResult{Delay: Delay{Until: rl.Until, Reason: fmt.Sprintf("stream %s rate limited: %s", st.Name, rl.Reason)}}, nil
+		return ProcessStreamResult{Delay: delayUntil(DelayRateLimit, rl.Until, fmt.Sprintf("stream %s rate limited: %s", st.Name, rl.Reason))}, nil
 	}
 	if err != nil {
 		attempt := int(activity.GetInfo(ctx).Attempt)
@@ -257,7 +297,7 @@ func (a *Activities) ProcessStream(ctx context.Context, in ProcessStreamInput) (
 		if rerr := a.Store.RecordStreamAttemptError(ctx, st.ID, attempt, failure); rerr != nil {
 			a.logger(ctx).Warn("could not record stream error", "stream", st.ID, "err", rerr)
 		}
-		return ProcessStreamResult{}, serviceError(fmt.Sprintf("stream %s (%s)", st.Name, st.ID), err)
+		return ProcessStreamResult{}, serviceError(ctx, fmt.Sprintf("stream %s (%s)", st.Name, st.ID), err)
 	}
 	if res == nil {
 		res = &integrations.StreamResult{}
@@ -278,7 +318,8 @@ func (a *Activities) ProcessStream(ctx context.Context, in ProcessStreamInput) (
 	}
 	out := ProcessStreamResult{Committed: true, Records: c.Records, NewStreams: c.NewStreams, AlreadyProcessed: c.AlreadyProcessed}
 	if res.Sleep > 0 {
-		out.Delay = Delay{Until: time.Now().Add(res.Sleep), Reason: fmt.Sprintf("stream %s asked to sleep %s", st.Name, res.Sleep)}
+		out.Delay = Delay{Kind: DelaySleep, Wait: res.Sleep, Until: time.Now().Add(res.Sleep),
+			Reason: fmt.Sprintf("stream %s asked to sleep %s", st.Name, res.Sleep)}
 	}
 	// A used-up global limit is noticed before the next stream, so a run
 	// whose last stream reached it does not wait for nothing.
@@ -311,7 +352,7 @@ type DelayRunInput struct {
 
 // DelayRun marks the run delayed until the wait ends.
 func (a *Activities) DelayRun(ctx context.Context, in DelayRunInput) error {
-	return wrap(a.Store.SetRunDelayed(ctx, in.RunID, in.Delay.Until, in.Delay.Reason), "mark run delayed")
+	return wrap(a.Store.SetRunDelayedFor(ctx, in.RunID, in.Delay.Wait, in.Delay.Reason), "mark run delayed")
 }
 
 // ResumeRun marks a delayed run processing again.
@@ -337,7 +378,7 @@ func (a *Activities) Postprocess(ctx context.Context, in RunRef) error {
 	}
 	settings, err := post.Postprocess(ctx, rc, integrations.RunOutcome{Unfinished: unfinished})
 	if err != nil {
-		return serviceError("postprocess", err)
+		return serviceError(ctx, "postprocess", err)
 	}
 	if settings == nil {
 		return nil
@@ -432,28 +473,4 @@ func (a *Activities) logger(ctx context.Context) *slog.Logger {
 		l = l.With("activity", activity.GetInfo(ctx).ActivityType.Name)
 	}
 	return l
-}
-
-// serviceError turns a service's error into one the workflow can tell
-// apart: permanent ones are not retried.
-func serviceError(step string, err error) error {
-	msg := step + ": " + err.Error()
-	if integrations.IsPermanent(err) {
-		return temporal.NewNonRetryableApplicationError(msg, ErrTypePermanent, nil)
-	}
-	return errors.New(msg)
-}
-
-// wrap names the step that failed; a missing row is not retried.
-func wrap(err error, step string) error {
-	if err == nil {
-		return nil
-	}
-	if errors.Is(err, store.ErrNotFound) || errors.Is(err, pgx.ErrNoRows) {
-		return temporal.NewNonRetryableApplicationError(step+": not found", ErrTypeNotFound, nil)
-	}
-	if errors.Is(err, store.ErrRunEnded) {
-		return temporal.NewNonRetryableApplicationError(step+": "+err.Error(), ErrTypePermanent, nil)
-	}
-	return fmt.Errorf("%s: %w", step, err)
 }

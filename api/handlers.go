@@ -54,6 +54,9 @@ type Started struct {
 	WorkflowRunID string `json:"workflowRunId"`
 	// TemporalURL is the run's workflow in Temporal Web.
 	TemporalURL string `json:"temporalUrl"`
+	// Existing: the connect repeated an earlier one and returns its
+	// integration (200, not 201).
+	Existing bool `json:"existing,omitempty"`
 }
 
 // decode reads a JSON object body into dst. Unknown fields, trailing data
@@ -130,6 +133,7 @@ func (s *server) started(st control.Started) Started {
 		WorkflowID:    st.WorkflowID,
 		WorkflowRunID: st.WorkflowRunID,
 		TemporalURL:   s.temporalURL(st.WorkflowID, st.WorkflowRunID),
+		Existing:      st.Existing,
 	}
 }
 
@@ -152,6 +156,9 @@ func (s *server) connect(w http.ResponseWriter, r *http.Request) {
 	in := control.ConnectInput{
 		TenantID: chi.URLParam(r, "tenantId"), Platform: req.Platform, Settings: req.Settings, Token: req.Token,
 		RefreshToken: req.RefreshToken, Identifier: req.Identifier,
+		// A client that retries its request with the same key gets the
+		// integration the first one made, not a second one.
+		IdempotencyKey: strings.TrimSpace(r.Header.Get("Idempotency-Key")),
 	}
 	// Validation first: bad input is a 400 whatever the state of Temporal.
 	if _, err := s.ctl.ValidateConnect(in); err != nil {
@@ -170,6 +177,12 @@ func (s *server) connect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/api/v1/integrations/"+st.IntegrationID)
+	if st.Existing {
+		// Connected already (same identifier or Idempotency-Key): 200 with
+		// the existing integration, nothing created.
+		writeJSON(w, http.StatusOK, s.started(st))
+		return
+	}
 	writeJSON(w, http.StatusCreated, s.started(st))
 }
 

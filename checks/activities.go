@@ -17,6 +17,8 @@ import (
 // Temporal, Registry and the TaskQueue runs are started on.
 type Activities struct {
 	Controller *control.Controller
+	// Metrics, when set, count what the reconciler does.
+	Metrics *ReconcileMetrics
 }
 
 // Register registers the check workflow (with its tunables) and its
@@ -25,6 +27,8 @@ func Register(w worker.Registry, check *workflows.Check, acts *Activities) {
 	check.Register(w)
 	w.RegisterActivityWithOptions(acts.ListDoneIntegrations, activity.RegisterOptions{Name: workflows.ListDoneIntegrationsActivity})
 	w.RegisterActivityWithOptions(acts.StartCheckRun, activity.RegisterOptions{Name: workflows.StartCheckRunActivity})
+	workflows.Reconcile{}.Register(w)
+	w.RegisterActivityWithOptions(acts.ReconcileRunsPage, activity.RegisterOptions{Name: workflows.ReconcileRunsActivity})
 }
 
 // ListDoneIntegrations returns a page of the ids of a platform's live

@@ -68,6 +68,10 @@ type Started struct {
 	RunID         string `json:"runId"`
 	WorkflowID    string `json:"workflowId"`
 	WorkflowRunID string `json:"workflowRunId"`
+	// Existing is set when a connect found the integration connected
+	// already (same identifier, or a retried Idempotency-Key): nothing was
+	// created or started, and RunID is its latest run.
+	Existing bool `json:"existing,omitempty"`
 }
 
 // ConnectInput is a new integration.
@@ -85,6 +89,9 @@ type ConnectInput struct {
 	Identifier string
 	// NoOnboard stores the integration without starting its onboarding.
 	NoOnboard bool
+	// IdempotencyKey is an API client's Idempotency-Key: the same key
+	// again returns the integration the first request made.
+	IdempotencyKey string
 }
 
 // ValidateConnect checks a new integration and returns its normalised
@@ -128,7 +135,13 @@ func (c *Controller) ValidateConnect(in ConnectInput) (json.RawMessage, error) {
 
 // Connect stores a new integration (creating its tenant if needed) and
 // starts its onboarding run. If the run cannot be started the integration
-// is removed again, so a failed connect leaves nothing behind.
+// is removed again, so a failed connect leaves nothing behind; once the run
+// has started, nothing is removed whatever fails after.
+//
+// A connect that repeats an earlier one (the tenant has a live integration
+// of the platform with the same identifier, or the request carries the
+// Idempotency-Key of an earlier one) creates and starts nothing: it returns
+// that integration, with Existing set.
 func (c *Controller) Connect(ctx context.Context, in ConnectInput) (Started, error) {
 	settings, err := c.ValidateConnect(in)
 	if err != nil {
@@ -140,24 +153,73 @@ func (c *Controller) Connect(ctx context.Context, in ConnectInput) (Started, err
 	} else if err := c.checkTemporal(ctx); err != nil {
 		return Started{}, err
 	}
-	id, err := c.Store.CreateIntegration(ctx, store.NewIntegration{
-		TenantID: in.TenantID, Platform: in.Platform, Status: status, Settings: settings, Token: in.Token,
-		RefreshToken: in.RefreshToken, Identifier: in.Identifier,
+	id, created, err := c.Store.CreateIntegrationOnce(ctx, store.ConnectOnce{
+		NewIntegration: store.NewIntegration{
+			TenantID: in.TenantID, Platform: in.Platform, Status: status, Settings: settings, Token: in.Token,
+			RefreshToken: in.RefreshToken, Identifier: in.Identifier,
+		},
+		IdempotencyKey: in.IdempotencyKey,
 	})
+	if errors.Is(err, store.ErrIdempotencyKeyReused) {
+		return Started{}, &BadInputError{Field: "Idempotency-Key", Message: err.Error()}
+	}
 	if err != nil {
 		return Started{}, err
+	}
+	if !created {
+		return c.existing(ctx, id)
 	}
 	if in.NoOnboard {
 		return Started{IntegrationID: id}, nil
 	}
-	started, err := c.StartRun(ctx, id, true)
+	runID := uuid.NewString()
+	started, err := c.startRun(ctx, id, true, runID)
 	if err != nil {
+		// An error may come after the start (the answer lost on the way):
+		// an integration whose onboarding runs is never removed.
+		if s, ok := c.runningRun(context.WithoutCancel(ctx), id, runID); ok {
+			return s, nil
+		}
 		if derr := c.Store.DeleteIntegration(context.WithoutCancel(ctx), id); derr != nil {
 			err = fmt.Errorf("%w (and removing the integration failed: %v)", err, derr)
 		}
 		return Started{}, err
 	}
 	return started, nil
+}
+
+// existing answers a repeated connect with the integration it repeats and
+// its latest run, as far as it is known (the first connect may still be
+// starting it).
+func (c *Controller) existing(ctx context.Context, integrationID string) (Started, error) {
+	out := Started{IntegrationID: integrationID, WorkflowID: workflows.WorkflowID(integrationID), Existing: true}
+	run, err := c.Store.LatestRun(ctx, integrationID)
+	switch {
+	case err == nil:
+		out.RunID, out.WorkflowRunID = run.ID, run.WorkflowRunID
+	case !errors.Is(err, store.ErrNotFound):
+		return Started{}, err
+	}
+	return out, nil
+}
+
+// runningRun reports whether the integration's workflow is running the
+// given run, and names it.
+func (c *Controller) runningRun(ctx context.Context, integrationID, runID string) (Started, bool) {
+	if c.Temporal == nil {
+		return Started{}, false
+	}
+	wid := workflows.WorkflowID(integrationID)
+	desc, err := c.Temporal.DescribeWorkflowExecution(ctx, wid, "")
+	if err != nil {
+		return Started{}, false
+	}
+	info := desc.GetWorkflowExecutionInfo()
+	m, err := workflows.ReadMemo(info.GetMemo())
+	if err != nil || m.RunID != runID || info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return Started{}, false
+	}
+	return Started{IntegrationID: integrationID, RunID: runID, WorkflowID: wid, WorkflowRunID: info.GetExecution().GetRunId()}, true
 }
 
 func (c *Controller) checkTemporal(ctx context.Context) error {
@@ -212,20 +274,20 @@ func (c *Controller) startRun(ctx context.Context, integrationID string, onboard
 		}
 		started, err = c.startWorkflow(ctx, in)
 	}
-	if err != nil {
-		return Started{}, err
-	}
-	if onboarding {
-		if err := c.Store.SetIntegrationStatus(ctx, integ.ID, store.StatusInProgress); err != nil {
-			return started, err
-		}
-	}
-	return started, nil
+	// An onboarding marks the integration in-progress in its first
+	// activity (store.BeginRun), ordered before the run's own end: set
+	// here, after the start, it could overwrite a fast run's done.
+	return started, err
 }
 
 // ContinueRun re-processes the pending and failed streams of a run that
-// ended or is stuck; processed streams are never fetched again. A stuck
-// execution of the same run is terminated first.
+// ended or is stuck; processed streams are never fetched again, and the
+// run works from the pipeline data it was started with. A stuck execution
+// of the same run is terminated first.
+//
+// Nothing is reset here: the new execution's first activity takes the run
+// up again (RunInput.Restart), so a continue-run refused because another
+// run started meanwhile leaves the run as it was.
 func (c *Controller) ContinueRun(ctx context.Context, runID string) (Started, error) {
 	run, err := c.Store.GetRun(ctx, runID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -240,9 +302,10 @@ func (c *Controller) ContinueRun(ctx context.Context, runID string) (Started, er
 	}
 	in := workflows.RunInput{
 		RunID: run.ID, IntegrationID: integ.ID, TenantID: integ.TenantID, Platform: integ.Platform, Onboarding: run.Onboarding,
+		Restart: true,
 	}
 	if run.Service != "" {
-		// A companion service's run (twitter-reach) goes on in its own
+		// A companion service's run (twitter-reach) goes on under its own
 		// workflow id.
 		in.Platform, in.Service = run.Service, run.Service
 	}
@@ -258,10 +321,17 @@ func (c *Controller) ContinueRun(ctx context.Context, runID string) (Started, er
 	} else if !errors.Is(err, ErrNotFound) {
 		return Started{}, err
 	}
-	if _, err := c.Store.RestartRun(ctx, run.ID); err != nil {
-		return Started{}, err
+	started, err := c.startWorkflow(ctx, in)
+	var already *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &already) {
+		// Another run started between the look and the start.
+		active, aerr := c.activeRunOf(ctx, wid)
+		if aerr != nil {
+			return Started{}, fmt.Errorf("integration %s has a run in progress: %w", integ.ID, aerr)
+		}
+		return Started{}, &AlreadyRunningError{IntegrationID: integ.ID, RunID: active.RunID}
 	}
-	return c.startWorkflow(ctx, in)
+	return started, err
 }
 
 func (c *Controller) startWorkflow(ctx context.Context, in workflows.RunInput) (Started, error) {
@@ -283,14 +353,15 @@ func (c *Controller) startWorkflow(ctx context.Context, in workflows.RunInput) (
 	if err != nil {
 		return Started{}, err
 	}
-	// The row may exist already: the worker's first activity inserts it too.
-	if err := c.Store.CreateRun(ctx, store.NewRun{
+	started := Started{IntegrationID: in.IntegrationID, RunID: in.RunID, WorkflowID: wid, WorkflowRunID: we.GetRunID()}
+	// The row shows the run at once. The workflow's first activity inserts
+	// it too, so a failure here loses nothing, and must not make the caller
+	// believe the run did not start: it did.
+	_ = c.Store.CreateRun(ctx, store.NewRun{
 		ID: in.RunID, TenantID: in.TenantID, IntegrationID: in.IntegrationID, Onboarding: in.Onboarding, WorkflowID: wid,
 		Service: in.Service,
-	}); err != nil {
-		return Started{}, err
-	}
-	return Started{IntegrationID: in.IntegrationID, RunID: in.RunID, WorkflowID: wid, WorkflowRunID: we.GetRunID()}, nil
+	})
+	return started, nil
 }
 
 type activeRun struct {
@@ -304,7 +375,8 @@ func (c *Controller) activeRun(ctx context.Context, integrationID string) (activ
 	return c.activeRunOf(ctx, workflows.WorkflowID(integrationID))
 }
 
-// activeRunOf is activeRun for any run workflow id.
+// activeRunOf is activeRun for a workflow id (a companion service's runs
+// have their own).
 func (c *Controller) activeRunOf(ctx context.Context, workflowID string) (activeRun, error) {
 	desc, err := c.Temporal.DescribeWorkflowExecution(ctx, workflowID, "")
 	var nf *serviceerror.NotFound

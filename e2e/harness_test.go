@@ -88,9 +88,13 @@ func newEnv(t *testing.T, services []integrations.Service, opts ...option) *env 
 	t.Cleanup(st.Close)
 	e := &env{t: t, dbURL: dbURL, store: st, reg: registry.New(services...), queue: fmt.Sprintf("e2e-%d", queueSeq.Add(1))}
 	e.run = workflows.DefaultRun()
-	// Short backoff keeps retry tests fast; the attempts are the real five.
+	// Short backoff and five attempts keep retry tests fast; the outage
+	// tests (outage_test.go) use the production attempts, scaled down.
 	e.run.StreamRetry.InitialInterval = 100 * time.Millisecond
 	e.run.StreamRetry.MaximumInterval = time.Second
+	e.run.StreamRetry.MaximumAttempts = 5
+	e.run.InterruptedRetry = 100 * time.Millisecond
+	e.run.InterruptedRetryMax = time.Second
 	for _, o := range opts {
 		o(e)
 	}

@@ -344,6 +344,11 @@ func TestScheduledCheckStartsOneRunPerDoneIntegration(t *testing.T) {
 	reonboarding := e.newIntegration(store.StatusDone)
 	onboarding, err := e.ctl.StartRun(ctx, reonboarding, true)
 	require.NoError(t, err)
+	// The run marks the integration in-progress in its first activity:
+	// once it has, say done again, as a status edited meanwhile would.
+	require.Eventually(t, func() bool {
+		return e.count(`SELECT count(*) FROM integrations WHERE id = $1 AND status = $2`, reonboarding, store.StatusInProgress) == 1
+	}, 30*time.Second, 20*time.Millisecond)
 	require.NoError(t, e.store.SetIntegrationStatus(ctx, reonboarding, store.StatusDone))
 
 	rep, err := control.SyncSchedules(ctx, c, e.reg, checkQueue)

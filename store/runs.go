@@ -125,20 +125,65 @@ var ErrRunEnded = errors.New("run already ended")
 // left alone and ErrRunEnded returned: a terminated execution's last
 // activity must not bring its run back to life.
 func (s *Store) StartRun(ctx context.Context, r NewRun, workflowRunID string) error {
-	tag, err := s.pool.Exec(ctx, `INSERT INTO "integrationRuns" (id, "tenantId", "integrationId", onboarding, state, "workflowId", "workflowRunId", service)
-		VALUES ($1, $2, $3, $4, 'processing', $5, $6, nullif($7, ''))
-		ON CONFLICT (id) DO UPDATE SET state = 'processing', "delayedUntil" = NULL, "delayReason" = NULL,
-			"processedAt" = NULL, error = NULL, "workflowId" = EXCLUDED."workflowId",
-			"workflowRunId" = EXCLUDED."workflowRunId", "updatedAt" = now()
-		WHERE "integrationRuns".state IN ('pending', 'processing', 'delayed')`,
-		r.ID, r.TenantID, r.IntegrationID, r.Onboarding, r.WorkflowID, workflowRunID, r.Service)
-	if err != nil {
+	_, err := s.BeginRun(ctx, r, workflowRunID, false)
+	return err
+}
+
+// BeginRun is the first step of every execution of a run's workflow, in one
+// transaction:
+//   - the run is marked processing (inserted if the starter did not) and
+//     "workflowRunId" names this execution, so it follows continue-as-new;
+//   - with restart (continue-run), a run that ended is taken up again and
+//     its failed or interrupted streams go back to pending, retry counts
+//     kept; without it, a run that ended is left alone (ErrRunEnded);
+//   - an onboarding run (not a companion service's) marks its
+//     integration in-progress. Doing it here,
+//     and not in the starter after the start, orders it before the run's
+//     own end: a fast run's done can never be overwritten by it.
+//
+// It returns how many streams a restart put back. Running it twice leaves
+// the same rows.
+func (s *Store) BeginRun(ctx context.Context, r NewRun, workflowRunID string, restart bool) (int, error) {
+	reset := 0
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `INSERT INTO "integrationRuns" (id, "tenantId", "integrationId", onboarding, state, "workflowId", "workflowRunId", service)
+			VALUES ($1, $2, $3, $4, 'processing', $5, $6, nullif($8, ''))
+			ON CONFLICT (id) DO UPDATE SET state = 'processing', "delayedUntil" = NULL, "delayReason" = NULL,
+				"processedAt" = NULL, error = NULL, "workflowId" = EXCLUDED."workflowId",
+				"workflowRunId" = EXCLUDED."workflowRunId", "updatedAt" = now()
+			WHERE $7 OR "integrationRuns".state IN ('pending', 'processing', 'delayed')`,
+			r.ID, r.TenantID, r.IntegrationID, r.Onboarding, r.WorkflowID, workflowRunID, restart, r.Service)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return ErrRunEnded
+		}
+		if restart {
+			tag, err = tx.Exec(ctx, `UPDATE "integrationStreams" SET state = 'pending', "processedAt" = NULL, "updatedAt" = now()
+				WHERE "runId" = $1 AND state IN ('error', 'processing')`, r.ID)
+			if err != nil {
+				return err
+			}
+			reset = int(tag.RowsAffected())
+		}
+		// A companion service's run (twitter-reach) leaves the status alone,
+		// as FinishRun does.
+		if r.Onboarding && r.Service == "" {
+			_, err = tx.Exec(ctx, `UPDATE integrations SET status = $2, "updatedAt" = now() WHERE id = $1 AND status <> $2`,
+				r.IntegrationID, StatusInProgress)
+		}
 		return err
-	}
-	if tag.RowsAffected() == 0 {
-		return ErrRunEnded
-	}
-	return nil
+	})
+	return reset, err
+}
+
+// SetRunWorkflowRunID records the execution that now runs the run (after a
+// continue-as-new), without touching its state.
+func (s *Store) SetRunWorkflowRunID(ctx context.Context, runID, workflowRunID string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE "integrationRuns" SET "workflowRunId" = $2, "updatedAt" = now()
+		WHERE id = $1 AND "workflowRunId" IS DISTINCT FROM $2`, runID, workflowRunID)
+	return err
 }
 
 // SetPipelineData stores what preprocess returned.
@@ -163,6 +208,15 @@ func (s *Store) SetRunDelayed(ctx context.Context, runID string, until time.Time
 	if err == nil {
 		s.obs.RunDelayed(platform, delayKind(reason), time.Until(until))
 	}
+	return err
+}
+
+// SetRunDelayedFor marks the run delayed for wait from now, by the
+// database's clock: the wait travels as a duration, and no worker's clock
+// is compared with another's.
+func (s *Store) SetRunDelayedFor(ctx context.Context, runID string, wait time.Duration, reason string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE "integrationRuns" SET state = 'delayed', "delayedUntil" = now() + $2::interval, "delayReason" = $3, "updatedAt" = now()
+		WHERE id = $1 AND state IN ('processing', 'delayed')`, runID, wait, reason)
 	return err
 }
 
@@ -256,28 +310,6 @@ func (s *Store) FinishRun(ctx context.Context, runID string, failure *Failure) (
 		s.obs.RunFinished(platform, state)
 	}
 	return state, err
-}
-
-// RestartRun prepares a run for continue-run: the run is pending again, and
-// its streams that failed or were left processing are pending with their
-// retry count kept. Processed streams are never touched.
-func (s *Store) RestartRun(ctx context.Context, runID string) (int, error) {
-	var reset int
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE "integrationRuns" SET state = 'pending', "delayedUntil" = NULL, "delayReason" = NULL,
-			"processedAt" = NULL, error = NULL, "updatedAt" = now() WHERE id = $1`, runID)
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			return ErrNotFound
-		}
-		tag, err = tx.Exec(ctx, `UPDATE "integrationStreams" SET state = 'pending', "processedAt" = NULL, "updatedAt" = now()
-			WHERE "runId" = $1 AND state IN ('error', 'processing')`, runID)
-		reset = int(tag.RowsAffected())
-		return err
-	})
-	return reset, err
 }
 
 // MarkRunError ends a run as error without looking at its streams, for a

@@ -109,7 +109,16 @@ func run(logger *slog.Logger) error {
 	// The scheduled checks start runs through the same controller as the
 	// starter and the API.
 	checks.Register(w, workflows.DefaultCheck(), &checks.Activities{Controller: &control.Controller{
-		Store: st, Temporal: tc, Registry: registry.Default(), TaskQueue: cfg.TaskQueue}})
+		Store: st, Temporal: tc, Registry: registry.Default(), TaskQueue: cfg.TaskQueue},
+		Metrics: checks.NewReconcileMetrics(reg)})
+	// The reconciler ends the rows of runs whose workflow is gone
+	// (terminated from Temporal Web, timed out): created when missing,
+	// never changed by a worker.
+	if action, err := control.EnsureReconcileSchedule(ctx, tc, cfg.TaskQueue); err != nil {
+		logger.Warn("could not create the reconciler's schedule; runs terminated in Temporal keep their rows until it exists", "err", err)
+	} else {
+		logger.Info("reconciler schedule", "id", control.ReconcileScheduleID, "action", action, "every", control.ReconcileEvery)
+	}
 	// A worker only creates the schedules that are missing: during a
 	// rolling deploy old and new workers would otherwise undo each other's
 	// changes. `starter schedules sync` changes the existing ones.

@@ -143,7 +143,7 @@ func TestRunProcessesEveryStreamFIFO(t *testing.T) {
 
 	i, err := h.store.GetIntegration(context.Background(), h.in.IntegrationID)
 	require.NoError(t, err)
-	assert.JSONEq(t, `{"unfinished": []}`, string(i.Settings), "postprocess saved its settings")
+	assert.JSONEq(t, `{"unfinished": [], "seen": ["a", "b"]}`, string(i.Settings), "postprocess saved its settings")
 }
 
 func TestStreamRetriesThenFailsAlone(t *testing.T) {
@@ -160,7 +160,8 @@ func TestStreamRetriesThenFailsAlone(t *testing.T) {
 	assert.Nil(t, res.Progress.Sleeping)
 
 	assert.Equal(t, 3, h.svc.Attempts("flaky#0"), "two failures, then success")
-	assert.Equal(t, 5, h.svc.Attempts("broken#0"), "five attempts in all")
+	attempts := int(workflows.DefaultRun().StreamRetry.MaximumAttempts)
+	assert.Equal(t, attempts, h.svc.Attempts("broken#0"), "every attempt of the policy")
 	assert.Equal(t, 1, h.svc.Attempts("fine#0"))
 	assert.Equal(t, 4, h.count(`SELECT count(*) FROM activities`), "the other streams' records are stored")
 
@@ -170,7 +171,7 @@ func TestStreamRetriesThenFailsAlone(t *testing.T) {
 	require.NoError(t, h.store.Pool().QueryRow(context.Background(),
 		`SELECT state, retries, error FROM "integrationStreams" WHERE name = 'broken'`).Scan(&state, &retries, &errJSON))
 	assert.Equal(t, store.StreamError, state)
-	assert.Equal(t, 5, retries)
+	assert.Equal(t, attempts, retries)
 	var failure store.Failure
 	require.NoError(t, json.Unmarshal(errJSON, &failure))
 	assert.Contains(t, failure.Message, "GET /broken: 500")
@@ -180,7 +181,7 @@ func TestStreamRetriesThenFailsAlone(t *testing.T) {
 	assert.Equal(t, store.StatusError, h.integrationStatus(), "a failed onboarding marks the integration error")
 	i, err := h.store.GetIntegration(context.Background(), h.in.IntegrationID)
 	require.NoError(t, err)
-	assert.JSONEq(t, `{"unfinished": ["broken"]}`, string(i.Settings), "postprocess learns which streams did not finish")
+	assert.JSONEq(t, `{"unfinished": ["broken"], "seen": ["flaky", "fine"]}`, string(i.Settings), "postprocess learns which streams did not finish")
 }
 
 func TestPermanentErrorIsNotRetried(t *testing.T) {

@@ -40,6 +40,11 @@ type Script struct {
 	// RateLimitOnce makes a stream's first attempt answer rate-limited for
 	// this long.
 	RateLimitOnce map[string]time.Duration
+	// RateLimitTimes makes a stream's first N attempts answer rate-limited
+	// (-1: every attempt), asking to wait RateLimitWait[stream] (zero: a
+	// Retry-After of 0, whose end is already past).
+	RateLimitTimes map[string]int
+	RateLimitWait  map[string]time.Duration
 	// SleepAfter makes a stream ask the run to sleep this long.
 	SleepAfter map[string]time.Duration
 	// HoldFirst makes a stream's first attempt take this long (or until it
@@ -60,6 +65,36 @@ type Service struct {
 	script   Script
 	attempts map[string]int
 	calls    []string
+	// failUntil: a stream fails with a 503 until then (SetFailFor).
+	failUntil map[string]time.Time
+	// preprocessed counts Preprocess calls.
+	preprocessed int
+}
+
+// SetFailFor makes a stream answer 503 from now for d, as an API incident
+// would, whatever the attempt.
+func (s *Service) SetFailFor(stream string, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failUntil == nil {
+		s.failUntil = map[string]time.Time{}
+	}
+	s.failUntil[stream] = time.Now().Add(d)
+}
+
+// SetRoots changes the root streams GetStreams returns from now on (as
+// new channels appear), and what Preprocess reports.
+func (s *Service) SetRoots(roots ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.script.Roots = roots
+}
+
+// Preprocessed counts the calls of Preprocess.
+func (s *Service) Preprocessed() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.preprocessed
 }
 
 // New returns a service that follows s.
@@ -111,12 +146,27 @@ func (s *Service) Preprocess(ctx context.Context, run *integrations.RunContext) 
 	if s.script.PreprocessFails {
 		return nil, fmt.Errorf("preprocess: GET /me: 500 Internal Server Error")
 	}
-	return json.RawMessage(`{"preprocessed":true}`), nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.preprocessed++
+	return json.Marshal(pipeline{Preprocessed: true, Roots: s.script.Roots})
 }
 
+// pipeline is the test service's pipeline data: the roots it saw, as a
+// real service lists channels or articles in its preprocess.
+type pipeline struct {
+	Preprocessed bool     `json:"preprocessed"`
+	Roots        []string `json:"roots"`
+}
+
+// GetStreams makes a stream of every root the preprocess saw.
 func (s *Service) GetStreams(ctx context.Context, run *integrations.RunContext) ([]integrations.Stream, error) {
+	var pd pipeline
+	if err := json.Unmarshal(run.PipelineData, &pd); err != nil {
+		return nil, err
+	}
 	var out []integrations.Stream
-	for _, r := range s.script.Roots {
+	for _, r := range pd.Roots {
 		out = append(out, integrations.NewStream(r, meta{Page: 0}))
 	}
 	return out, nil
@@ -146,6 +196,15 @@ func (s *Service) ProcessStream(ctx context.Context, run *integrations.RunContex
 	}
 	if d, ok := s.script.RateLimitOnce[st.Name]; ok && attempt == 1 {
 		return nil, integrations.RateLimited(time.Now().Add(d), "GET /"+st.Name)
+	}
+	if n, ok := s.script.RateLimitTimes[st.Name]; ok && (n < 0 || attempt <= n) {
+		return nil, integrations.RateLimited(time.Now().Add(s.script.RateLimitWait[st.Name]), "GET /"+st.Name)
+	}
+	s.mu.Lock()
+	down := time.Now().Before(s.failUntil[st.Name])
+	s.mu.Unlock()
+	if down {
+		return nil, fmt.Errorf("GET /%s: 503 Service Unavailable", st.Name)
 	}
 	if s.script.PermanentFail[st.Name] {
 		return nil, integrations.Permanent(fmt.Errorf("GET /%s: 401 invalid token", st.Name))
@@ -191,10 +250,24 @@ func (s *Service) IsProcessingFinished(run *integrations.RunContext, st integrat
 	return res.LastRecordTimestamp.Before(run.StartedAt.Add(-s.script.CheckWindow))
 }
 
+// Postprocess saves which streams did not finish and, as a service keeps
+// a cursor, which roots are seen: the preprocess's roots that finished.
 func (s *Service) Postprocess(ctx context.Context, run *integrations.RunContext, out integrations.RunOutcome) (json.RawMessage, error) {
 	names := []string{}
+	unfinished := map[string]bool{}
 	for _, u := range out.Unfinished {
 		names = append(names, u.Name)
+		unfinished[u.Name] = true
 	}
-	return json.Marshal(map[string]any{"unfinished": names})
+	var pd pipeline
+	if err := json.Unmarshal(run.PipelineData, &pd); err != nil {
+		return nil, err
+	}
+	seen := []string{}
+	for _, r := range pd.Roots {
+		if !unfinished[r] {
+			seen = append(seen, r)
+		}
+	}
+	return json.Marshal(map[string]any{"unfinished": names, "seen": seen})
 }

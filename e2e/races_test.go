@@ -1,0 +1,147 @@
+package e2e
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/crowdflow/crowdflow/control"
+	"github.com/crowdflow/crowdflow/integrations"
+	"github.com/crowdflow/crowdflow/internal/testservice"
+	"github.com/crowdflow/crowdflow/store"
+)
+
+// The integration's status is set by the run itself, in its first
+// activity, so it is ordered before the run's own end. Before, the
+// starter set in-progress after the start, and a fast run's done could be
+// overwritten by it (the integration then stayed in-progress, skipped by
+// the checks). Seen from outside: the start alone changes nothing; the
+// run moves the status to in-progress and then to done.
+func TestOnboardingStatusIsSetByTheRun(t *testing.T) {
+	e := newEnv(t, []integrations.Service{testservice.New(engineScript())})
+	ctx := context.Background()
+	first := e.connectNoWait("")
+	require.Equal(t, store.RunProcessed, e.wait(first))
+	require.Equal(t, store.StatusDone, e.integrationStatus(first.IntegrationID))
+
+	e.worker.Stop() // nothing runs the next start for now
+	again, err := e.ctl.StartRun(ctx, first.IntegrationID, true)
+	require.NoError(t, err)
+	assert.Equal(t, store.StatusDone, e.integrationStatus(first.IntegrationID), "the starter does not write the status")
+	e.startWorker()
+	require.Equal(t, store.RunProcessed, e.wait(again))
+	assert.Equal(t, store.StatusDone, e.integrationStatus(first.IntegrationID))
+}
+
+// continue-run resets nothing before its execution has started: the reset
+// is the new execution's first activity. Before, the run and its failed
+// streams were reset first, and a continue-run refused because another run
+// had started meanwhile left an orphaned pending run.
+func TestContinueRunResetsOnlyOnceStarted(t *testing.T) {
+	script := engineScript()
+	script.FailTimes = map[string]int{"b": -1}
+	svc := testservice.New(script)
+	e := newEnv(t, []integrations.Service{svc})
+	started := e.connectNoWait("")
+	require.Equal(t, store.RunError, e.wait(started))
+
+	e.worker.Stop()
+	svc.SetFailTimes("b", 0)
+	cont, err := e.ctl.ContinueRun(context.Background(), started.RunID)
+	require.NoError(t, err)
+	state, _, _ := e.runRow(started.RunID)
+	assert.Equal(t, store.RunError, state, "not reset by the starter")
+	assert.Equal(t, 1, e.count(`SELECT count(*) FROM "integrationStreams" WHERE state = 'error'`))
+
+	e.startWorker()
+	require.Equal(t, store.RunProcessed, e.wait(cont))
+	assert.Equal(t, 0, e.count(`SELECT count(*) FROM "integrationStreams" WHERE state <> 'processed'`))
+	assert.Equal(t, store.StatusDone, e.integrationStatus(started.IntegrationID))
+}
+
+// A database error after the onboarding started must not make connect
+// remove the integration whose run is going on. The starter's own insert
+// of the run row fails here (a trigger refuses it); the workflow inserts
+// the row itself.
+func TestConnectKeepsAnIntegrationWhoseOnboardingStarted(t *testing.T) {
+	e := newEnv(t, []integrations.Service{testservice.New(engineScript())})
+	ctx := context.Background()
+	_, err := e.store.Pool().Exec(ctx, `
+		CREATE FUNCTION refuse_pending_run() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'database hiccup'; END $$;
+		CREATE TRIGGER refuse_pending_run BEFORE INSERT ON "integrationRuns"
+			FOR EACH ROW WHEN (NEW.state = 'pending') EXECUTE FUNCTION refuse_pending_run();`)
+	require.NoError(t, err)
+
+	started, err := e.ctl.Connect(ctx, control.ConnectInput{TenantID: endingsTenant, Platform: testservice.Platform})
+	require.NoError(t, err)
+	require.Equal(t, store.RunProcessed, e.wait(started))
+	assert.Equal(t, 1, e.count(`SELECT count(*) FROM integrations`))
+	assert.Equal(t, store.StatusDone, e.integrationStatus(started.IntegrationID))
+	assert.Equal(t, 20, e.count(`SELECT count(*) FROM activities`))
+}
+
+// A duplicate connect returns the existing integration instead of a second
+// one: the same tenant, platform and identifier, or an API client retrying
+// with the same Idempotency-Key; also when both race each other.
+func TestDuplicateConnectReturnsTheExistingIntegration(t *testing.T) {
+	e := newEnv(t, []integrations.Service{testservice.New(engineScript())})
+	ctx := context.Background()
+	connect := func(identifier, key string) (control.Started, error) {
+		return e.ctl.Connect(ctx, control.ConnectInput{
+			TenantID: endingsTenant, Platform: testservice.Platform, Identifier: identifier, IdempotencyKey: key,
+		})
+	}
+
+	first, err := connect("workspace-1", "")
+	require.NoError(t, err)
+	require.False(t, first.Existing)
+	require.Equal(t, store.RunProcessed, e.wait(first))
+	again, err := connect("workspace-1", "")
+	require.NoError(t, err)
+	assert.True(t, again.Existing)
+	assert.Equal(t, first.IntegrationID, again.IntegrationID)
+	assert.Equal(t, first.RunID, again.RunID, "its onboarding run, not a new one")
+
+	keyed, err := connect("", "request-42")
+	require.NoError(t, err)
+	retried, err := connect("", "request-42")
+	require.NoError(t, err)
+	assert.True(t, retried.Existing)
+	assert.Equal(t, keyed.IntegrationID, retried.IntegrationID)
+	require.Equal(t, store.RunProcessed, e.wait(keyed))
+
+	// Two connects of the same identifier at once: one integration.
+	var wg sync.WaitGroup
+	results := make([]control.Started, 4)
+	errs := make([]error, 4)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = connect("workspace-2", "")
+		}()
+	}
+	wg.Wait()
+	created := 0
+	for i := range results {
+		require.NoError(t, errs[i])
+		assert.Equal(t, results[0].IntegrationID, results[i].IntegrationID)
+		if !results[i].Existing {
+			created++
+			require.Equal(t, store.RunProcessed, e.wait(results[i]))
+		}
+	}
+	assert.Equal(t, 1, created)
+	assert.Equal(t, 3, e.count(`SELECT count(*) FROM integrations`))
+	assert.Equal(t, 3, e.count(`SELECT count(*) FROM "integrationRuns"`), "one onboarding each, never a second")
+
+	// A key sent again for another integration is the client's bug.
+	_, err = connect("workspace-3", "request-42")
+	var bad *control.BadInputError
+	require.ErrorAs(t, err, &bad)
+	assert.Equal(t, 3, e.count(`SELECT count(*) FROM integrations`))
+}
