@@ -30,15 +30,15 @@ type RunRef struct {
 	RunID string
 }
 
-// Kinds of delay.
+// Kinds of delay (the store's, which its metrics use).
 const (
 	// DelayRateLimit: the API refused for a while. Repeated ones back off
 	// and are bounded in time (see workflows.Run).
-	DelayRateLimit = "rate-limit"
+	DelayRateLimit = store.DelayKindRateLimit
 	// DelayGlobalLimit: the integration used up its own record limit.
-	DelayGlobalLimit = "global-limit"
+	DelayGlobalLimit = store.DelayKindGlobalLimit
 	// DelaySleep: the service asked the run to pause after a page.
-	DelaySleep = "sleep"
+	DelaySleep = store.DelayKindSleep
 )
 
 // Delay is a pause the run must take before going on. The zero value (no
@@ -352,7 +352,7 @@ type DelayRunInput struct {
 
 // DelayRun marks the run delayed until the wait ends.
 func (a *Activities) DelayRun(ctx context.Context, in DelayRunInput) error {
-	return wrap(a.Store.SetRunDelayedFor(ctx, in.RunID, in.Delay.Wait, in.Delay.Reason), "mark run delayed")
+	return wrap(a.Store.SetRunDelayedFor(ctx, in.RunID, in.Delay.Kind, in.Delay.Wait, in.Delay.Reason), "mark run delayed")
 }
 
 // ResumeRun marks a delayed run processing again.

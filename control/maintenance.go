@@ -28,15 +28,7 @@ const ReconcileEvery = 5 * time.Minute
 // it, and during a rolling deploy old and new workers must not undo each
 // other's. To change it, delete it and start a worker.
 func EnsureReconcileSchedule(ctx context.Context, c client.Client, taskQueue string) (string, error) {
-	sc := c.ScheduleClient()
-	_, err := sc.GetHandle(ctx, ReconcileScheduleID).Describe(ctx)
-	if err == nil {
-		return ScheduleUnchanged, nil
-	}
-	if !isNotFound(err) {
-		return "", fmt.Errorf("describe schedule %s: %w", ReconcileScheduleID, err)
-	}
-	_, err = sc.Create(ctx, client.ScheduleOptions{
+	return createScheduleIfMissing(ctx, c, client.ScheduleOptions{
 		ID:   ReconcileScheduleID,
 		Spec: client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: ReconcileEvery}}},
 		Action: &client.ScheduleWorkflowAction{
@@ -50,12 +42,27 @@ func EnsureReconcileSchedule(ctx context.Context, c client.Client, taskQueue str
 		CatchupWindow: ReconcileEvery,
 		Note:          "managed by crowdflow: ends runs whose workflow is gone (terminated, timed out, never started)",
 	})
+}
+
+// createScheduleIfMissing creates a maintenance schedule unless one with
+// its id exists, and says which (ScheduleCreated or ScheduleUnchanged).
+// Two workers creating it at once both succeed.
+func createScheduleIfMissing(ctx context.Context, c client.Client, opts client.ScheduleOptions) (string, error) {
+	sc := c.ScheduleClient()
+	_, err := sc.GetHandle(ctx, opts.ID).Describe(ctx)
+	if err == nil {
+		return ScheduleUnchanged, nil
+	}
+	if !isNotFound(err) {
+		return "", fmt.Errorf("describe schedule %s: %w", opts.ID, err)
+	}
+	_, err = sc.Create(ctx, opts)
 	switch {
 	case err == nil:
 		return ScheduleCreated, nil
 	case errors.Is(err, temporal.ErrScheduleAlreadyRunning):
 		return ScheduleUnchanged, nil
 	default:
-		return "", fmt.Errorf("create schedule %s: %w", ReconcileScheduleID, err)
+		return "", fmt.Errorf("create schedule %s: %w", opts.ID, err)
 	}
 }

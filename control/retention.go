@@ -2,13 +2,10 @@ package control
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/crowdflow/crowdflow/workflows"
 )
@@ -34,15 +31,7 @@ const (
 // EnsureSchedules). The age of what is deleted is the worker's setting
 // (RETENTION_MAX_AGE), not the schedule's.
 func EnsureRetentionSchedule(ctx context.Context, c client.Client, taskQueue string) (string, error) {
-	sc := c.ScheduleClient()
-	_, err := sc.GetHandle(ctx, RetentionScheduleID).Describe(ctx)
-	if err == nil {
-		return ScheduleUnchanged, nil
-	}
-	if !isNotFound(err) {
-		return "", fmt.Errorf("describe schedule %s: %w", RetentionScheduleID, err)
-	}
-	_, err = sc.Create(ctx, client.ScheduleOptions{
+	return createScheduleIfMissing(ctx, c, client.ScheduleOptions{
 		ID:   RetentionScheduleID,
 		Spec: client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: RetentionEvery, Offset: retentionOffset}}},
 		Action: &client.ScheduleWorkflowAction{
@@ -56,12 +45,4 @@ func EnsureRetentionSchedule(ctx context.Context, c client.Client, taskQueue str
 		CatchupWindow: RetentionEvery,
 		Note:          "managed by crowdflow: deletes processed runs older than the worker's RETENTION_MAX_AGE (default 90 days)",
 	})
-	switch {
-	case err == nil:
-		return ScheduleCreated, nil
-	case errors.Is(err, temporal.ErrScheduleAlreadyRunning):
-		return ScheduleUnchanged, nil
-	default:
-		return "", fmt.Errorf("create schedule %s: %w", RetentionScheduleID, err)
-	}
 }

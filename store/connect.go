@@ -30,7 +30,7 @@ var ErrIdempotencyKeyReused = errors.New("Idempotency-Key was used for a differe
 // inserts and the other gets its id.
 func (s *Store) CreateIntegrationOnce(ctx context.Context, in ConnectOnce) (id string, created bool, err error) {
 	id = uuid.NewString()
-	settings := in.Settings
+	settings := cleanRaw(in.Settings)
 	if len(settings) == 0 {
 		settings = json.RawMessage(`{}`)
 	}

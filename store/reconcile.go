@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -51,15 +50,17 @@ func (s *Store) StaleActiveRuns(ctx context.Context, quiet time.Duration, afterI
 // leaves its status as it was. Only the integration's latest run may
 // change its status, so a newer run in progress is never disturbed.
 func (s *Store) EndOrphanedRun(ctx context.Context, runID string, quiet time.Duration, failure Failure) (bool, error) {
-	errJSON, _ := json.Marshal(failure)
+	errJSON := failureJSON(failure)
 	ended := false
+	var platform string
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var integrationID *string
 		var onboarding bool
-		err := tx.QueryRow(ctx, `UPDATE "integrationRuns" SET state = 'error', error = $2, "processedAt" = now(),
+		err := tx.QueryRow(ctx, `UPDATE "integrationRuns" r SET state = 'error', error = $2, "processedAt" = now(),
 				"delayedUntil" = NULL, "delayReason" = NULL, "updatedAt" = now()
 			WHERE id = $1 AND state IN ('pending', 'processing', 'delayed') AND "updatedAt" < now() - $3::interval
-			RETURNING "integrationId", onboarding`, runID, errJSON, quiet).Scan(&integrationID, &onboarding)
+			RETURNING "integrationId", onboarding, coalesce((SELECT platform FROM integrations WHERE id = r."integrationId"), '')`,
+			runID, errJSON, quiet).Scan(&integrationID, &onboarding, &platform)
 		if err == pgx.ErrNoRows {
 			return nil
 		}
@@ -77,5 +78,8 @@ func (s *Store) EndOrphanedRun(ctx context.Context, runID string, quiet time.Dur
 			*integrationID, StatusError, StatusInProgress, runID)
 		return err
 	})
+	if err == nil && ended {
+		s.obs.RunFinished(platform, RunError)
+	}
 	return ended, err
 }

@@ -198,25 +198,31 @@ func (s *Store) SetPipelineData(ctx context.Context, runID string, data json.Raw
 
 // SetRunDelayed marks the run delayed until the given time.
 func (s *Store) SetRunDelayed(ctx context.Context, runID string, until time.Time, reason string) error {
-	var platform string
-	err := s.pool.QueryRow(ctx, `UPDATE "integrationRuns" r SET state = 'delayed', "delayedUntil" = $2, "delayReason" = $3, "updatedAt" = now()
-		WHERE id = $1 AND state IN ('processing', 'delayed')
-		RETURNING coalesce((SELECT platform FROM integrations WHERE id = r."integrationId"), '')`, runID, until, cleanText(reason)).Scan(&platform)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil // ended meanwhile: nothing to delay
-	}
-	if err == nil {
-		s.obs.RunDelayed(platform, delayKind(reason), time.Until(until))
-	}
-	return err
+	return s.setRunDelayed(ctx, runID, delayKind(reason), &until, time.Until(until), reason)
 }
 
 // SetRunDelayedFor marks the run delayed for wait from now, by the
 // database's clock: the wait travels as a duration, and no worker's clock
-// is compared with another's.
-func (s *Store) SetRunDelayedFor(ctx context.Context, runID string, wait time.Duration, reason string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE "integrationRuns" SET state = 'delayed', "delayedUntil" = now() + $2::interval, "delayReason" = $3, "updatedAt" = now()
-		WHERE id = $1 AND state IN ('processing', 'delayed')`, runID, wait, reason)
+// is compared with another's. kind is one of the DelayKind constants.
+func (s *Store) SetRunDelayedFor(ctx context.Context, runID, kind string, wait time.Duration, reason string) error {
+	return s.setRunDelayed(ctx, runID, kind, nil, wait, reason)
+}
+
+// setRunDelayed sets delayedUntil to until, or to now + wait by the
+// database's clock when until is nil.
+func (s *Store) setRunDelayed(ctx context.Context, runID, kind string, until *time.Time, wait time.Duration, reason string) error {
+	var platform string
+	err := s.pool.QueryRow(ctx, `UPDATE "integrationRuns" r SET state = 'delayed',
+			"delayedUntil" = coalesce($4::timestamptz, now() + $2::interval), "delayReason" = $3, "updatedAt" = now()
+		WHERE id = $1 AND state IN ('processing', 'delayed')
+		RETURNING coalesce((SELECT platform FROM integrations WHERE id = r."integrationId"), '')`,
+		runID, wait, cleanText(reason), until).Scan(&platform)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil // ended meanwhile: nothing to delay
+	}
+	if err == nil {
+		s.obs.RunDelayed(platform, kind, wait)
+	}
 	return err
 }
 

@@ -125,24 +125,10 @@ type NewIntegration struct {
 // CreateIntegration creates the tenant when it is new and stores the
 // integration. It returns the new integration's id.
 func (s *Store) CreateIntegration(ctx context.Context, in NewIntegration) (string, error) {
-	id := uuid.NewString()
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO tenants (id) VALUES ($1) ON CONFLICT (id) DO NOTHING`, in.TenantID); err != nil {
-			return err
-		}
-		settings := cleanRaw(in.Settings)
-		if len(settings) == 0 {
-			settings = json.RawMessage(`{}`)
-		}
-		_, err := tx.Exec(ctx, `INSERT INTO integrations (id, "tenantId", platform, status, settings, token, "refreshToken", "integrationIdentifier")
-			VALUES ($1, $2, $3, $4, $5, nullif($6, ''), nullif($7, ''), nullif($8, ''))`,
-			id, in.TenantID, in.Platform, in.Status, settings, in.Token, in.RefreshToken, in.Identifier)
-		return err
-	})
-	if err != nil {
-		return "", fmt.Errorf("store integration: %w", err)
-	}
-	return id, nil
+	// One insert for every connect: see CreateIntegrationOnce (a live
+	// integration with the same identifier is returned, not doubled).
+	id, _, err := s.CreateIntegrationOnce(ctx, ConnectOnce{NewIntegration: in})
+	return id, err
 }
 
 // integrationColumns are an integration's columns but its settings, and
