@@ -55,12 +55,13 @@ func (s *Store) EndOrphanedRun(ctx context.Context, runID string, quiet time.Dur
 	var platform string
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var integrationID *string
-		var onboarding bool
+		var onboarding, companion bool
 		err := tx.QueryRow(ctx, `UPDATE "integrationRuns" r SET state = 'error', error = $2, "processedAt" = now(),
 				"delayedUntil" = NULL, "delayReason" = NULL, "updatedAt" = now()
 			WHERE id = $1 AND state IN ('pending', 'processing', 'delayed') AND "updatedAt" < now() - $3::interval
-			RETURNING "integrationId", onboarding, coalesce((SELECT platform FROM integrations WHERE id = r."integrationId"), '')`,
-			runID, errJSON, quiet).Scan(&integrationID, &onboarding, &platform)
+			RETURNING "integrationId", onboarding, coalesce(r.service, (SELECT platform FROM integrations WHERE id = r."integrationId"), ''),
+				r.service IS NOT NULL`,
+			runID, errJSON, quiet).Scan(&integrationID, &onboarding, &platform, &companion)
 		if err == pgx.ErrNoRows {
 			return nil
 		}
@@ -68,7 +69,9 @@ func (s *Store) EndOrphanedRun(ctx context.Context, runID string, quiet time.Dur
 			return err
 		}
 		ended = true
-		if !onboarding || integrationID == nil {
+		// A companion service's run (twitter-reach) says nothing about the
+		// integration's status, as in FinishRun.
+		if !onboarding || companion || integrationID == nil {
 			return nil
 		}
 		_, err = tx.Exec(ctx, `UPDATE integrations SET status = $2, "updatedAt" = now()
