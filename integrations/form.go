@@ -49,6 +49,9 @@ type FormField struct {
 	// Required marks the field in the form; ValidateSettings still has the
 	// last word (Dev.to needs a user or an organization, either field).
 	Required bool
+	// ItemKey, for a FieldList, makes each item an object {ItemKey: item}
+	// instead of a string (GitHub's repos are {"url": "..."} objects).
+	ItemKey string
 }
 
 // SettingsFormer is implemented by services whose connect form can be

@@ -97,7 +97,16 @@ func (f *connectForm) read(r *http.Request) json.RawMessage {
 		case integrations.FieldCheckbox:
 			settings[fd.Name] = v != ""
 		case integrations.FieldList:
-			if items := splitList(v); len(items) > 0 {
+			items := splitList(v)
+			switch {
+			case len(items) == 0:
+			case fd.ItemKey != "":
+				objects := make([]map[string]string, len(items))
+				for i, it := range items {
+					objects[i] = map[string]string{fd.ItemKey: it}
+				}
+				settings[fd.Name] = objects
+			default:
 				settings[fd.Name] = items
 			}
 		case integrations.FieldNumber:
