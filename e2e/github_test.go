@@ -3,9 +3,13 @@ package e2e
 import (
 	"context"
 	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/crowdflow/crowdflow/api"
+	"github.com/crowdflow/crowdflow/control"
 	"github.com/crowdflow/crowdflow/integrations"
 	"github.com/crowdflow/crowdflow/integrations/github"
 	"github.com/crowdflow/crowdflow/integrations/github/githubfake"
@@ -284,4 +289,39 @@ func TestGitHubWebhooks(t *testing.T) {
 	assert.Equal(t, http.StatusAccepted, code)
 	assert.Equal(t, "ignored", body["status"])
 	assert.Equal(t, n, webhooks())
+}
+
+// TestGitHubAppInstallation connects a GitHub App installation (no token):
+// the worker signs the app JWT, buys an installation token, lists the
+// installation's repositories, and a webhook finds the integration by its
+// installation id.
+func TestGitHubAppInstallation(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	require.NoError(t, err)
+	w := githubWorld()
+	w.Installations = []githubfake.Installation{{ID: 4242, Repos: []string{"acme/rocket"}}}
+	fake := githubfake.New(w, githubfake.Options{AppID: 31, AppKey: &key.PublicKey})
+	srv := httptest.NewServer(fake.Handler())
+	t.Cleanup(srv.Close)
+	pemKey := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	svc := github.New(github.Options{APIURL: srv.URL, GraphQLURL: srv.URL + "/graphql", App: &github.App{ID: 31, Key: pemKey}})
+	e := &githubEnv{env: newEnv(t, []integrations.Service{svc}), fake: fake, srv: srv}
+
+	started, err := e.ctl.Connect(context.Background(), control.ConnectInput{
+		TenantID: "8f9a3d2e-0c1b-4a5d-9e6f-7a8b9c0d1e2f", Platform: github.Platform, Settings: []byte(`{}`), Identifier: "4242",
+	})
+	require.NoError(t, err)
+	require.Equal(t, store.RunProcessed, e.wait(started))
+	assert.Equal(t, githubOnboarded, e.typeCounts())
+	assert.Equal(t, []string{"acme/rocket"}, e.strings(`SELECT r->>'owner' || '/' || (r->>'name') FROM integrations, jsonb_array_elements(settings->'repos') r`))
+	assert.Equal(t, 1, fake.Stats().TokensIssued, "one installation token, kept in memory, for the whole run")
+	assert.Equal(t, 0, e.count(`SELECT count(*) FROM integrations WHERE token IS NOT NULL AND token <> ''`), "no token is stored")
+
+	// A delivery through the app names the installation.
+	star := fmt.Sprintf(`{"action": "created", "starred_at": %q, "installation": {"id": 4242}, "repository": {"full_name": "acme/other", "html_url": "https://github.com/acme/other"}, "sender": %s}`,
+		time.Now().UTC().Format(time.RFC3339), ghUser("carol", 1002))
+	code, body := e.deliver(e.webhookServer(), "star", "d-app-star", star, true)
+	require.Equal(t, http.StatusAccepted, code, "%v", body)
+	assert.Equal(t, []string{started.IntegrationID}, e.strings(`SELECT "integrationId"::text FROM "incomingWebhooks"`))
+	assert.Equal(t, githubOnboarded[github.TypeStar]+1, e.typeCounts()[github.TypeStar])
 }

@@ -80,7 +80,7 @@ func (s *Service) ValidateSettings(raw json.RawMessage) (json.RawMessage, error)
 		}
 		var items []json.RawMessage
 		if err := json.Unmarshal(v, &items); err != nil {
-			return nil, &integrations.FieldError{Field: key, Message: "must be a list of {owner, name} objects"}
+			return nil, &integrations.FieldError{Field: key, Message: "must be a list of repositories: {\"owner\", \"name\"}, \"owner/name\" or a github.com URL"}
 		}
 		seen := map[string]bool{}
 		for i, item := range items {
@@ -122,8 +122,22 @@ func (s *Service) ValidateSettings(raw json.RawMessage) (json.RawMessage, error)
 	return json.Marshal(out)
 }
 
-// parseRepo reads {owner, name[, url, createdAt]} or {url}.
+// parseRepo reads {owner, name[, url, createdAt]}, {url}, or a string:
+// "owner/name" or the repository's URL (what the web UI's list field
+// sends).
 func parseRepo(raw json.RawMessage) (Repo, error) {
+	var str string
+	if json.Unmarshal(raw, &str) == nil {
+		str = strings.TrimSpace(str)
+		if !strings.Contains(str, "://") {
+			owner, name, _ := strings.Cut(str, "/")
+			b, _ := json.Marshal(map[string]string{"owner": owner, "name": name})
+			raw = b
+		} else {
+			b, _ := json.Marshal(map[string]string{"url": str})
+			raw = b
+		}
+	}
 	var in struct {
 		URL       *string `json:"url"`
 		Owner     *string `json:"owner"`
