@@ -11,6 +11,10 @@ import (
 // Reads for the web UI's lists: a tenant's integrations with their latest
 // run, and the runs an operator should look at. Neither reads a token.
 
+// ErrorPointReconciled is the errorPoint of a run that the reconciler
+// (checks/reconcile.go) ended because its workflow was closed or gone.
+const ErrorPointReconciled = "reconciled"
+
 // Tenant is a tenants row.
 type Tenant struct {
 	ID   string
@@ -126,18 +130,20 @@ func (s *Store) ListIntegrations(ctx context.Context, f IntegrationFilter) ([]In
 // should look at, most recently changed first: delayed runs, failed runs,
 // and runs that are pending or processing but have not changed for longer
 // than stuckAfter, or whose delay ended longer than stuckAfter ago (their
-// workflow is gone or its worker is down). Stuck is set on those.
+// workflow is gone or its worker is down). Stuck is set on those, and on
+// the runs the reconciler ended because their workflow was gone.
 func (s *Store) AttentionRuns(ctx context.Context, stuckAfter time.Duration, limit int) ([]RunSummary, error) {
 	rows, err := s.pool.Query(ctx, `SELECT r.id, r."tenantId", r."integrationId", coalesce(i.platform, ''), r.onboarding, r.state,
 			r."delayedUntil", coalesce(r."delayReason", ''), r.error, r."recordsWritten", r."createdAt", r."updatedAt",
 			(r.state IN ('pending', 'processing') AND r."updatedAt" < now() - $1::bigint * interval '1 second')
-				OR (r.state = 'delayed' AND r."delayedUntil" < now() - $1::bigint * interval '1 second'),
+				OR (r.state = 'delayed' AND r."delayedUntil" < now() - $1::bigint * interval '1 second')
+				OR (r.state = 'error' AND r.error->>'errorPoint' = $3),
 			coalesce(sc.pending, 0), coalesce(sc.processing, 0), coalesce(sc.processed, 0), coalesce(sc.failed, 0)
 		FROM "integrationRuns" r
 		LEFT JOIN integrations i ON i.id = r."integrationId"
 		`+streamCountsSQL+`
 		WHERE r.state <> 'processed' AND (r.state IN ('delayed', 'error') OR r."updatedAt" < now() - $1::bigint * interval '1 second')
-		ORDER BY r."updatedAt" DESC, r.id LIMIT $2`, int64(stuckAfter/time.Second), limit)
+		ORDER BY r."updatedAt" DESC, r.id LIMIT $2`, int64(stuckAfter/time.Second), limit, ErrorPointReconciled)
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/crowdflow/crowdflow/api"
 	"github.com/crowdflow/crowdflow/control"
@@ -140,25 +141,48 @@ func (u *UI) loadRun(ctx context.Context, r *http.Request, id string) (*runPageD
 	if run.State == store.RunDelayed && run.DelayedUntil != nil {
 		d.SleepUntil, d.SleepReason = run.DelayedUntil, run.DelayReason
 	}
-	// The workflow id names the integration, not the run: only the
-	// integration's latest run may ask it, or a newer run's progress would
-	// show on an older run's page.
 	if !d.Final && u.ctl.Temporal != nil {
-		if latest, err := u.store.LatestRun(ctx, run.IntegrationID); err == nil && latest.ID == run.ID {
-			qctx, cancel := context.WithTimeout(ctx, progressTimeout)
-			p, err := u.ctl.Progress(qctx, workflows.WorkflowID(run.IntegrationID))
-			cancel()
-			if err == nil {
-				d.Progress = &p
-				if p.Sleeping != nil {
-					until := p.Sleeping.Until
-					d.SleepUntil, d.SleepReason = &until, p.Sleeping.Reason
-				}
+		qctx, cancel := context.WithTimeout(ctx, progressTimeout)
+		if p, ok := u.progress(qctx, run); ok {
+			d.Progress = &p
+			if p.Sleeping != nil {
+				until := p.Sleeping.Until
+				d.SleepUntil, d.SleepReason = &until, p.Sleeping.Reason
 			}
 		}
+		cancel()
 	}
 	d.TemporalURL = api.TemporalWebURL(u.uiURL, u.namespace, run.WorkflowID, run.WorkflowRunID)
 	return d, nil
+}
+
+// progress asks the run's workflow for its progress. The workflow id names
+// the integration (and the service of a companion run), not the run: the
+// execution running now is asked only when its memo names this run, or a
+// newer run's progress would show on an older run's page.
+func (u *UI) progress(ctx context.Context, run *store.Run) (workflows.Progress, bool) {
+	wid := run.WorkflowID
+	if wid == "" {
+		wid = workflows.WorkflowID(run.IntegrationID)
+	}
+	desc, err := u.ctl.Temporal.DescribeWorkflowExecution(ctx, wid, "")
+	if err != nil {
+		return workflows.Progress{}, false
+	}
+	info := desc.GetWorkflowExecutionInfo()
+	if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return workflows.Progress{}, false
+	}
+	if m, err := workflows.ReadMemo(info.GetMemo()); err != nil || m.RunID != run.ID {
+		return workflows.Progress{}, false
+	}
+	// Asked of that execution, so that a run started meanwhile is not.
+	var p workflows.Progress
+	v, err := u.ctl.Temporal.QueryWorkflow(ctx, wid, info.GetExecution().GetRunId(), workflows.ProgressQuery)
+	if err != nil || v.Get(&p) != nil {
+		return workflows.Progress{}, false
+	}
+	return p, true
 }
 
 func (u *UI) runPage(w http.ResponseWriter, r *http.Request) {

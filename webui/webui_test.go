@@ -264,14 +264,18 @@ func TestRevokedTokenEndsItsSessions(t *testing.T) {
 func TestTenantTokenSeesOnlyItsTenant(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	runOf := func(tenant string) string {
+	runOf := func(tenant string, failure ...store.Failure) string {
 		id, err := f.store.CreateIntegration(ctx, store.NewIntegration{TenantID: tenant, Platform: devto.Platform,
 			Status: store.StatusInProgress, Settings: []byte(`{"users":["alice"]}`)})
 		require.NoError(t, err)
 		runID := uuid.NewString()
 		require.NoError(t, f.store.CreateRun(ctx, store.NewRun{ID: runID, TenantID: tenant, IntegrationID: id, Onboarding: true,
 			WorkflowID: "integration/" + id}))
-		require.NoError(t, f.store.MarkRunError(ctx, runID, store.Failure{ErrorPoint: "test", Message: "failed in " + tenant}))
+		fail := store.Failure{ErrorPoint: "test", Message: "failed in " + tenant}
+		if len(failure) > 0 {
+			fail = failure[0]
+		}
+		require.NoError(t, f.store.MarkRunError(ctx, runID, fail))
 		return runID
 	}
 	runA, runB := runOf(tenantA), runOf(tenantB)
@@ -295,11 +299,16 @@ func TestTenantTokenSeesOnlyItsTenant(t *testing.T) {
 	a = b.do("POST", "/ui/runs/"+runB+"/continue", url.Values{"csrf": {csrf(t, page)}})
 	assert.Equal(t, http.StatusNotFound, a.status, "nor can it continue one")
 
-	// The operator sees both failed runs on the operators' page.
+	// The operator sees both failed runs on the operators' page, and a run
+	// the reconciler ended is marked stuck.
+	reconciled := runOf(tenantB, store.Failure{ErrorPoint: store.ErrorPointReconciled, Message: "workflow not found"})
 	op := f.browser()
 	op.signIn(operatorToken)
 	a = op.do("GET", "/ui/operators", nil)
 	assert.Equal(t, http.StatusOK, a.status)
 	assert.Contains(t, a.body, "failed in "+tenantA)
 	assert.Contains(t, a.body, "failed in "+tenantB)
+	assert.Equal(t, 1, strings.Count(a.body, `state-stuck`))
+	row := a.body[strings.Index(a.body, `data-id="`+reconciled+`"`):]
+	assert.Contains(t, row[:strings.Index(row, "</tr>")], `state-stuck`)
 }
