@@ -109,12 +109,17 @@ func newEnv(t *testing.T, services []integrations.Service, opts ...option) *env 
 // startWorker starts a worker on the env's task queue, as a new worker
 // process would after a crash.
 func (e *env) startWorker() {
-	e.worker = temporalServer().NewWorkerWithOptions(e.queue, func(r worker.Registry) {
+	e.worker = e.newWorker(worker.Options{Interceptors: e.ints})
+}
+
+// newWorker starts a worker on the env's task queue with the given options.
+func (e *env) newWorker(opts worker.Options) worker.Worker {
+	return temporalServer().NewWorkerWithOptions(e.queue, func(r worker.Registry) {
 		e.run.Register(r, &activities.Activities{
 			Store: e.store, Registry: e.reg, HeartbeatInterval: 100 * time.Millisecond,
 			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
 		})
-	}, worker.Options{Interceptors: e.ints})
+	}, opts)
 }
 
 // connect connects an integration and waits for its onboarding to end.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -144,4 +145,37 @@ func TestDuplicateConnectReturnsTheExistingIntegration(t *testing.T) {
 	var bad *control.BadInputError
 	require.ErrorAs(t, err, &bad)
 	assert.Equal(t, 3, e.count(`SELECT count(*) FROM integrations`))
+}
+
+// continue-run works from the pipeline data its run was started with: it
+// does not preprocess again, so what appeared meanwhile (a channel joined,
+// here root "e") is neither fetched by this run nor marked as seen by its
+// postprocess; the next run finds it new. Before, continue-run preprocessed
+// again, overwrote the pipeline data, and postprocess marked "e" as seen
+// although no stream of it ever ran.
+func TestContinueRunKeepsItsPipelineData(t *testing.T) {
+	script := engineScript()
+	script.FailTimes = map[string]int{"b": -1}
+	script.Pages["e"] = []testservice.Page{{Records: 1, Newest: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}}
+	svc := testservice.New(script)
+	e := newEnv(t, []integrations.Service{svc})
+	started := e.connectNoWait("")
+	require.Equal(t, store.RunError, e.wait(started))
+	assert.JSONEq(t, `{"unfinished": ["b"], "seen": ["a", "c"]}`, e.strings(`SELECT settings::text FROM integrations`)[0])
+
+	svc.SetRoots("a", "b", "c", "e") // appeared after the run started
+	svc.SetFailTimes("b", 0)
+	before := len(svc.Calls())
+	cont, err := e.ctl.ContinueRun(context.Background(), started.RunID)
+	require.NoError(t, err)
+	require.Equal(t, store.RunProcessed, e.wait(cont))
+	assert.Equal(t, 1, svc.Preprocessed(), "the continued run keeps its pipeline data")
+	assert.Equal(t, []string{"b#0"}, svc.Calls()[before:])
+	assert.JSONEq(t, `{"unfinished": [], "seen": ["a", "b", "c"]}`, e.strings(`SELECT settings::text FROM integrations`)[0],
+		"e was never fetched, so it is not marked as seen")
+
+	// The next run sees e as new and fetches it.
+	_, state := e.start(started.IntegrationID, false)
+	require.Equal(t, store.RunProcessed, state)
+	assert.Contains(t, svc.Calls(), "e#0")
 }
