@@ -207,7 +207,7 @@ func (c *client) httpError(resp *http.Response, body []byte, what string) error 
 func resetHeader(resp *http.Response, fallback time.Time) time.Time {
 	if v := resp.Header.Get("X-RateLimit-Reset"); v != "" {
 		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
-			return time.Unix(n, 0)
+			return time.Unix(n, 0).UTC()
 		}
 	}
 	return fallback

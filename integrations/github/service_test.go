@@ -255,6 +255,20 @@ func TestAppInstallation(t *testing.T) {
 	require.Len(t, st.Repos, 2)
 	assert.Equal(t, 1, f.fake.Stats().TokensIssued, "the installation token is kept in memory and reused")
 
+	// A token about to expire (GitHub's live an hour; this fake's 61 s, so
+	// ghinstallation, which renews a minute before the end, renews it after
+	// a second) is renewed for the next request, never used stale.
+	short := newFixture(t, w, githubfake.Options{AppID: 77, AppKey: &key.PublicKey, InstallationTokenTTL: 61 * time.Second})
+	svc2 := New(Options{APIURL: short.srv.URL, GraphQLURL: short.srv.URL + "/graphql", App: &App{ID: 77, Key: pemKey}})
+	rc := &integrations.RunContext{Onboarding: true, Integration: it}
+	_, err = svc2.Preprocess(context.Background(), rc)
+	require.NoError(t, err)
+	require.Equal(t, 1, short.fake.Stats().TokensIssued)
+	time.Sleep(1100 * time.Millisecond)
+	_, err = svc2.Preprocess(context.Background(), rc)
+	require.NoError(t, err)
+	assert.Equal(t, 2, short.fake.Stats().TokensIssued, "renewed before it expired")
+
 	// An installation the app does not have: permanent.
 	bad := integrations.Integration{ID: "i3", Platform: Platform, Identifier: "999", Settings: json.RawMessage(`{}`)}
 	_, err = svc.Preprocess(context.Background(), &integrations.RunContext{Onboarding: true, Integration: bad})
@@ -295,5 +309,45 @@ func TestValidateSettings(t *testing.T) {
 		}
 		require.NoError(t, err, tc.in)
 		assert.JSONEq(t, tc.want, string(got), tc.in)
+	}
+}
+
+// TestHTTPErrors: GitHub's refusals, and what each becomes.
+func TestHTTPErrors(t *testing.T) {
+	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	c := &client{now: func() time.Time { return now }}
+	reset := now.Add(20 * time.Minute)
+	for _, tc := range []struct {
+		name      string
+		status    int
+		headers   map[string]string
+		body      string
+		until     time.Time // zero: not a rate limit
+		permanent bool
+	}{
+		{"secondary with Retry-After", 403, map[string]string{"Retry-After": "30"}, `{"message":"You have exceeded a secondary rate limit."}`, now.Add(30 * time.Second), false},
+		{"429 with Retry-After", 429, map[string]string{"Retry-After": "5"}, `{}`, now.Add(5 * time.Second), false},
+		{"primary exhausted", 403, map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": fmt.Sprint(reset.Unix())}, `{"message":"API rate limit exceeded"}`, reset.Add(time.Second), false},
+		{"secondary without headers", 403, nil, `{"message":"You have exceeded a secondary rate limit. Please wait a few minutes"}`, now.Add(time.Minute), false},
+		{"forbidden", 403, nil, `{"message":"Resource not accessible by integration"}`, time.Time{}, false},
+		{"bad credentials", 401, nil, `{"message":"Bad credentials"}`, time.Time{}, true},
+		{"server error", 502, nil, `<html>bad gateway</html>`, time.Time{}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := &http.Response{StatusCode: tc.status, Header: http.Header{}}
+			for k, v := range tc.headers {
+				resp.Header.Set(k, v)
+			}
+			err := c.httpError(resp, []byte(tc.body), "graphql Q")
+			require.Error(t, err)
+			rl, limited := integrations.AsRateLimited(err)
+			if tc.until.IsZero() {
+				assert.False(t, limited, "%v", err)
+			} else {
+				require.True(t, limited, "%v", err)
+				assert.Equal(t, tc.until, rl.Until)
+			}
+			assert.Equal(t, tc.permanent, integrations.IsPermanent(err))
+		})
 	}
 }
