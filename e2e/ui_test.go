@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
@@ -284,4 +285,45 @@ func countdownSeconds(t *testing.T, s string) int {
 	mins, _ := strconv.Atoi(m[1])
 	secs, _ := strconv.Atoi(m[2])
 	return mins*60 + secs
+}
+
+// TestUIWorksWithoutJavaScript turns scripts off in the page: signing in,
+// a refused form with its field error, connecting, and following the run by
+// reloading all work; only the live refresh needs the script.
+func TestUIWorksWithoutJavaScript(t *testing.T) {
+	u := newUIEnv(t)
+	u.run(chromedp.Navigate("about:blank"))
+	_, err := chromedp.Call(u.browser, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+	require.NoError(t, err)
+	u.signIn()
+	u.run(
+		chromedp.Navigate(u.url+"/ui/connect?platform=devto&tenant="+apiTenant),
+		chromedp.WaitVisible(chromedp.CSS("#setting-users")),
+		chromedp.SendKeys(chromedp.CSS("#setting-users"), "Bad Name!"),
+		chromedp.Click(chromedp.CSS("#connect")),
+		chromedp.WaitVisible(chromedp.CSS("#err-users")),
+	)
+	assert.Contains(t, u.text("#err-users"), "is not a Dev.to name")
+	u.run(
+		chromedp.Navigate(u.url+"/ui/connect?platform=devto&tenant="+apiTenant),
+		chromedp.WaitVisible(chromedp.CSS("#setting-users")),
+		chromedp.SendKeys(chromedp.CSS("#setting-users"), "alice"),
+		chromedp.Click(chromedp.CSS("#connect")),
+		chromedp.WaitVisible(chromedp.CSS("#live")),
+	)
+	// With scripting off, the browser parses <noscript> into elements.
+	assert.True(t, get(u, chromedp.Evaluate[bool](`document.querySelector(".actions noscript a") !== null`)), "scripts still run")
+	runPage := get(u, chromedp.Evaluate[string](`location.href`))
+	assert.Contains(t, runPage, "/ui/runs/")
+	// No script: the page does not change by itself; a reload shows the
+	// run's progress, until it has ended.
+	for i := 0; ; i++ {
+		if st := u.text("#run-state"); st == "processed" {
+			break
+		}
+		require.Less(t, i, 240, "the run did not end")
+		time.Sleep(500 * time.Millisecond)
+		u.run(chromedp.Navigate(runPage), chromedp.WaitVisible(chromedp.CSS("#run-state")))
+	}
+	assert.Contains(t, u.text("#run-streams"), "processed")
 }
