@@ -152,10 +152,26 @@ func (s *Service) WebhookRecords(_ integrations.Integration, event string, paylo
 			add(commentActivity(typ, commentInfo{c.GetNodeID(), c.GetBody(), c.GetHTMLURL(), c.GetCreatedAt().Time}, is.GetNodeID(), "", repo.URL, m))
 		}
 	case *gh.DiscussionEvent:
+		repo, d := repoOf(ev.Repo), ev.GetDiscussion()
+		if ev.GetAction() == "answered" {
+			// The chosen answer, a discussion comment: the poll's row of
+			// that comment, with isAnswer and the answer's score.
+			// go-github's DiscussionEvent has no field for it.
+			var p struct {
+				Answer *gh.CommentDiscussion `json:"answer"`
+			}
+			if err := json.Unmarshal(payload, &p); err != nil || p.Answer == nil {
+				return nil, nil
+			}
+			c := p.Answer
+			if m, ok := member(userActor(c.GetUser())); ok {
+				add(discussionComment(repo, commentInfo{c.GetNodeID(), c.GetBody(), c.GetHTMLURL(), c.GetCreatedAt().Time}, d.GetNodeID(), "", true, m))
+			}
+			return res, nil
+		}
 		if ev.GetAction() != "created" && ev.GetAction() != "edited" {
 			return nil, nil
 		}
-		repo, d := repoOf(ev.Repo), ev.GetDiscussion()
 		var cat *category
 		if c := d.GetDiscussionCategory(); c != nil {
 			cat = &category{ID: c.GetNodeID(), Name: c.GetName(), Slug: c.GetSlug(), Emoji: c.GetEmoji(), Description: c.GetDescription(), IsAnswerable: c.GetIsAnswerable()}

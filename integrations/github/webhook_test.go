@@ -47,6 +47,8 @@ func TestWebhookRecords(t *testing.T) {
 		{"issue_comment", `{"action": "created", ` + whRepo + `, "issue": {"node_id": "I_1"}, "comment": {"node_id": "IC_2", "body": "b", "created_at": "2026-10-03T00:00:00Z", "user": {"login": "renovate[bot]", "type": "Bot"}}}`, nil},
 		{"discussion", `{"action": "created", ` + whRepo + `, "discussion": {"node_id": "D_1", "title": "q", "created_at": "2026-10-03T00:00:00Z", "category": {"node_id": "DIC_1", "name": "Q&A", "is_answerable": true}, "user": ` + whUser("alice") + `}}`,
 			[]string{"discussion-started|D_1|alice"}},
+		{"discussion", `{"action": "answered", ` + whRepo + `, "discussion": {"node_id": "D_1"}, "answer": {"node_id": "DC_1", "body": "a", "created_at": "2026-10-03T00:00:00Z", "user": ` + whUser("bob") + `}}`,
+			[]string{"discussion-comment|DC_1|bob"}},
 		{"discussion_comment", `{"action": "created", ` + whRepo + `, "discussion": {"node_id": "D_1"}, "comment": {"node_id": "DC_1", "body": "a", "created_at": "2026-10-03T00:00:00Z", "user": ` + whUser("bob") + `}}`,
 			[]string{"discussion-comment|DC_1|bob"}},
 		{"star", `{"action": "created", "starred_at": "2026-10-02T01:00:00Z", ` + whRepo + `, "sender": ` + whUser("alice") + `}`,
