@@ -449,13 +449,21 @@ func (a *Activities) runContext(ctx context.Context, runID string) (*integration
 		return nil, nil, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("no service for platform %q", service), ErrTypePermanent, nil)
 	}
+	// The tokens are opened here, in the activity that calls the platform,
+	// and live only in its RunContext: never in workflow inputs, results or
+	// logs.
+	token, refreshToken, err := a.Store.OpenSecrets(ctx, integ)
+	if err != nil {
+		// A key missing from the ring will not appear on a retry.
+		return nil, nil, temporal.NewNonRetryableApplicationError("open the integration's tokens: "+err.Error(), ErrTypePermanent, nil)
+	}
 	return &integrations.RunContext{
 		RunID:      run.ID,
 		Onboarding: run.Onboarding,
 		StartedAt:  run.CreatedAt,
 		Integration: integrations.Integration{
 			ID: integ.ID, TenantID: integ.TenantID, Platform: integ.Platform, Identifier: integ.Identifier,
-			Settings: integ.Settings, Token: integ.Token, RefreshToken: integ.RefreshToken,
+			Settings: integ.Settings, Token: token, RefreshToken: refreshToken,
 		},
 		PipelineData: run.PipelineData,
 		Logger:       a.logger(ctx).With("platform", svc.Platform(), "integrationId", integ.ID, "runId", run.ID),

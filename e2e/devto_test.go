@@ -183,7 +183,10 @@ func TestDevtoThroughTheStarter(t *testing.T) {
 	stored, err := e.store.GetIntegration(context.Background(), id)
 	require.NoError(t, err)
 	assert.Equal(t, "acct-42", stored.Identifier)
-	assert.Equal(t, "r-1", stored.RefreshToken)
+	assert.True(t, stored.RefreshToken.IsSealed(), "the refresh token is stored encrypted")
+	_, refresh, err := e.store.OpenSecrets(context.Background(), stored)
+	require.NoError(t, err)
+	assert.Equal(t, "r-1", refresh)
 	active, err := e.store.ActiveRun(context.Background(), id)
 	if err == nil {
 		require.Equal(t, store.RunProcessed, e.wait(control.Started{IntegrationID: id, RunID: active.ID, WorkflowID: "integration/" + id}))

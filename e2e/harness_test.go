@@ -29,6 +29,7 @@ import (
 	"github.com/crowdflow/crowdflow/integrations"
 	"github.com/crowdflow/crowdflow/integrations/registry"
 	"github.com/crowdflow/crowdflow/internal/pgtest"
+	"github.com/crowdflow/crowdflow/internal/secrets"
 	"github.com/crowdflow/crowdflow/store"
 	"github.com/crowdflow/crowdflow/workflows"
 )
@@ -64,6 +65,7 @@ type env struct {
 	t      *testing.T
 	dbURL  string
 	store  *store.Store
+	key    string // ENCRYPTION_KEY of the store and the starters run
 	ctl    *control.Controller
 	worker worker.Worker
 	queue  string
@@ -86,7 +88,15 @@ func newEnv(t *testing.T, services []integrations.Service, opts ...option) *env 
 	st, err := store.Open(context.Background(), dbURL)
 	require.NoError(t, err)
 	t.Cleanup(st.Close)
-	e := &env{t: t, dbURL: dbURL, store: st, reg: registry.New(services...), queue: fmt.Sprintf("e2e-%d", queueSeq.Add(1))}
+	// Each test its own key, shared with the starter it runs.
+	key, err := secrets.NewKey()
+	require.NoError(t, err)
+	raw, err := secrets.ParseKey(key)
+	require.NoError(t, err)
+	ring, err := secrets.NewKeyring(raw)
+	require.NoError(t, err)
+	st.SetKeyring(ring)
+	e := &env{t: t, dbURL: dbURL, store: st, key: key, reg: registry.New(services...), queue: fmt.Sprintf("e2e-%d", queueSeq.Add(1))}
 	e.run = workflows.DefaultRun()
 	// Short backoff and five attempts keep retry tests fast; the outage
 	// tests (outage_test.go) use the production attempts, scaled down.
@@ -220,6 +230,7 @@ func (e *env) runStarter(extraEnv []string, args ...string) (stdout, stderr stri
 		"TEMPORAL_ADDRESS="+temporalServer().GetFrontendHostPort(),
 		"TEMPORAL_NAMESPACE="+temporalServer().GetDefaultNamespace(),
 		"TEMPORAL_TASK_QUEUE="+e.queue,
+		"ENCRYPTION_KEY="+e.key,
 	)
 	cmd.Env = append(cmd.Env, extraEnv...)
 	var out, errOut strings.Builder

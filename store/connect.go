@@ -30,6 +30,16 @@ var ErrIdempotencyKeyReused = errors.New("Idempotency-Key was used for a differe
 // inserts and the other gets its id.
 func (s *Store) CreateIntegrationOnce(ctx context.Context, in ConnectOnce) (id string, created bool, err error) {
 	id = uuid.NewString()
+	// Sealed for this row (secrets.go): the tokens never reach the table
+	// in the clear.
+	token, err := s.seal(in.Token, id, ColumnToken)
+	if err != nil {
+		return "", false, err
+	}
+	refresh, err := s.seal(in.RefreshToken, id, ColumnRefreshToken)
+	if err != nil {
+		return "", false, err
+	}
 	settings := cleanRaw(in.Settings)
 	if len(settings) == 0 {
 		settings = json.RawMessage(`{}`)
@@ -44,7 +54,7 @@ func (s *Store) CreateIntegrationOnce(ctx context.Context, in ConnectOnce) (id s
 				"integrationIdentifier", "idempotencyKey")
 			VALUES ($1, $2, $3, $4, $5, nullif($6, ''), nullif($7, ''), nullif($8, ''), nullif($9, ''))
 			ON CONFLICT DO NOTHING`,
-			id, in.TenantID, in.Platform, in.Status, settings, in.Token, in.RefreshToken, in.Identifier, in.IdempotencyKey)
+			id, in.TenantID, in.Platform, in.Status, settings, string(token), string(refresh), in.Identifier, in.IdempotencyKey)
 		if err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/crowdflow/crowdflow/integrations"
+	"github.com/crowdflow/crowdflow/internal/secrets"
 )
 
 // ErrNotFound is returned when a row does not exist.
@@ -47,6 +48,9 @@ type Store struct {
 	pool *pgxpool.Pool
 	docs *docCache
 	obs  Observer
+	// keys seals the tokens written and opens those read (secrets.go);
+	// without it a token cannot be written.
+	keys *secrets.Keyring
 }
 
 // Open connects to the database at url, with the pool sized and its
@@ -94,13 +98,16 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 
 // Integration is an integrations row.
 type Integration struct {
-	ID               string
-	TenantID         string
-	Platform         string
-	Status           string
-	Settings         json.RawMessage
-	Token            string
-	RefreshToken     string
+	ID       string
+	TenantID string
+	Platform string
+	Status   string
+	Settings json.RawMessage
+	// Token and RefreshToken are as stored: sealed (or legacy plain text).
+	// Only the activity that calls the platform opens them
+	// (Store.OpenSecrets).
+	Token            secrets.Sealed
+	RefreshToken     secrets.Sealed
 	Identifier       string
 	LimitCount       int
 	LimitLastResetAt *time.Time

@@ -12,6 +12,7 @@ import (
 
 	"github.com/crowdflow/crowdflow/integrations"
 	"github.com/crowdflow/crowdflow/internal/pgtest"
+	"github.com/crowdflow/crowdflow/internal/secrets"
 	"github.com/crowdflow/crowdflow/store"
 )
 
@@ -22,6 +23,9 @@ func newStore(t *testing.T) *store.Store {
 	s, err := store.Open(context.Background(), pgtest.NewDatabase(t))
 	require.NoError(t, err)
 	t.Cleanup(s.Close)
+	ring, err := secrets.NewRandomKeyring()
+	require.NoError(t, err)
+	s.SetKeyring(ring)
 	return s
 }
 

@@ -37,6 +37,7 @@ func startDev(ctx context.Context, cfg *config.Config, services **registry.Regis
 	}
 	cfg.DatabaseURL = env.DatabaseURL
 	cfg.TemporalAddress = env.TemporalAddress
+	cfg.Keyring = env.Keyring
 	*services = env.Registry
 	return env, nil
 }

@@ -46,6 +46,9 @@ func main() {
 
 func run(logger *slog.Logger) error {
 	cfg := config.FromEnv()
+	if err := cfg.LoadKeyring(); err != nil {
+		return err
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// With --dev (dev.go), a Temporal server, PostgreSQL and the demo's fake
@@ -57,6 +60,9 @@ func run(logger *slog.Logger) error {
 	}
 	defer dev.Stop()
 	if err := cfg.RequireDatabase(); err != nil {
+		return err
+	}
+	if err := cfg.RequireKeyring("the worker"); err != nil {
 		return err
 	}
 
@@ -78,6 +84,7 @@ func run(logger *slog.Logger) error {
 		return err
 	}
 	defer st.Close()
+	st.SetKeyring(cfg.Keyring)
 	// The SDK's metrics (and the Go runtime's) on METRICS_ADDR/metrics.
 	reg := metrics.NewRegistry()
 	// The engine's own metrics: what the store commits, and the active runs

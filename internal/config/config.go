@@ -11,6 +11,8 @@ import (
 
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
+
+	"github.com/crowdflow/crowdflow/internal/secrets"
 )
 
 // Config is the shared environment.
@@ -19,6 +21,9 @@ type Config struct {
 	TemporalAddress   string
 	TemporalNamespace string
 	TaskQueue         string
+	// Keyring seals the tokens at rest (ENCRYPTION_KEY, ...): nil when no
+	// key is configured (LoadKeyring).
+	Keyring *secrets.Keyring
 }
 
 // DefaultTaskQueue is the task queue when TEMPORAL_TASK_QUEUE is unset.
@@ -39,6 +44,31 @@ func FromEnv() Config {
 func (c Config) RequireDatabase() error {
 	if c.DatabaseURL == "" {
 		return errors.New("DATABASE_URL is not set (e.g. postgres://user:pass@localhost:5432/crowd)")
+	}
+	return nil
+}
+
+// LoadKeyring reads ENCRYPTION_KEY or ENCRYPTION_KEY_FILE and
+// ENCRYPTION_KEYS_OLD into c.Keyring. No key configured is no error here
+// (c.Keyring stays nil: RequireKeyring decides); a malformed one is.
+func (c *Config) LoadKeyring() error {
+	k, err := secrets.FromEnv()
+	if errors.Is(err, secrets.ErrNoKey) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	c.Keyring = k
+	return nil
+}
+
+// RequireKeyring says clearly that who (the worker, the API) does not
+// start without an encryption key.
+func (c Config) RequireKeyring(who string) error {
+	if c.Keyring == nil {
+		return fmt.Errorf("%s refuses to start without an encryption key for the stored tokens: %w "+
+			"(go run ./worker --dev makes one in its data folder)", who, secrets.ErrNoKey)
 	}
 	return nil
 }

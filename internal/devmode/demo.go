@@ -205,6 +205,9 @@ func (e *Env) printSummary(w io.Writer, runs []demoRun) {
 		}
 	}
 	line("PostgreSQL", fmt.Sprintf("psql '%s'  (%s)", e.DatabaseURL, where))
+	if e.KeyFile != "" {
+		line("Encryption key", fmt.Sprintf("%s  (made for --dev; the starter: ENCRYPTION_KEY_FILE=%s)", e.KeyFile, e.KeyFile))
+	}
 	if e.fakes != nil {
 		urls := e.fakes.URLs()
 		names := make([]string, 0, len(urls))

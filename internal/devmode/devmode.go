@@ -41,9 +41,13 @@ import (
 	"github.com/crowdflow/crowdflow/integrations/registry"
 	"github.com/crowdflow/crowdflow/internal/config"
 	"github.com/crowdflow/crowdflow/internal/pglocal"
+	"github.com/crowdflow/crowdflow/internal/secrets"
 	"github.com/crowdflow/crowdflow/migrations"
 	"github.com/crowdflow/crowdflow/workflows"
 )
+
+// KeyFileName is the dev mode's encryption key in the data folder.
+const KeyFileName = "encryption.key"
 
 // DatabaseName is the database of the local cluster.
 const DatabaseName = "crowdflow"
@@ -64,6 +68,11 @@ type Env struct {
 	// Registry is the worker's registry: the built-in services, pointed at
 	// the fake APIs when the demo is on.
 	Registry *registry.Registry
+	// Keyring seals the stored tokens: the configured one (ENCRYPTION_KEY,
+	// ...), or else the key in KeyFile, made at the first start.
+	Keyring *secrets.Keyring
+	// KeyFile is the generated key's file ("" when a key was configured).
+	KeyFile string
 
 	opts     Options
 	logger   *slog.Logger
@@ -89,7 +98,7 @@ type Env struct {
 // registry. On error, whatever was started is stopped.
 func Start(ctx context.Context, opts Options, cfg config.Config, base *registry.Registry, logger *slog.Logger) (*Env, error) {
 	e := &Env{opts: opts, logger: logger, started: time.Now(), Namespace: cfg.TemporalNamespace, TaskQueue: cfg.TaskQueue,
-		DatabaseURL: cfg.DatabaseURL}
+		DatabaseURL: cfg.DatabaseURL, Keyring: cfg.Keyring}
 	if err := e.start(ctx, base); err != nil {
 		e.Stop()
 		return nil, err
@@ -115,7 +124,20 @@ func (e *Env) start(ctx context.Context, base *registry.Registry) error {
 	if err := e.lockDataDir(); err != nil {
 		return err
 	}
-	for _, p := range []*int{&o.TemporalPort, &o.UIPort, &o.APIPort, &o.WebPort} {
+	if e.Keyring == nil {
+		// The dev mode's own key, kept with the data it protects: the
+		// tokens stored at the last start must open at the next.
+		e.KeyFile = filepath.Join(dir, KeyFileName)
+		k, created, err := secrets.LoadOrCreateKeyFile(e.KeyFile)
+		if err != nil {
+			return fmt.Errorf("dev mode encryption key: %w", err)
+		}
+		if created {
+			e.logger.Info("dev mode: made an encryption key for the stored tokens", "file", e.KeyFile)
+		}
+		e.Keyring = k
+	}
+		for _, p := range []*int{&o.TemporalPort, &o.UIPort, &o.APIPort, &o.WebPort} {
 		if *p == 0 {
 			if *p, err = pglocal.FreePort(); err != nil {
 				return err

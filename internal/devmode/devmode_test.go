@@ -54,6 +54,7 @@ func startDev(t *testing.T, ctx context.Context, opts Options, cfg config.Config
 
 	d.store, err = store.Open(ctx, env.DatabaseURL)
 	require.NoError(t, err)
+	d.store.SetKeyring(env.Keyring)
 	quiet := tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
 	d.client, err = client.DialContext(ctx, client.Options{HostPort: env.TemporalAddress, Namespace: env.Namespace, Logger: quiet})
 	require.NoError(t, err)
