@@ -1,8 +1,6 @@
 package api
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,6 +13,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/crowdflow/crowdflow/control"
+	"github.com/crowdflow/crowdflow/internal/auth"
 	"github.com/crowdflow/crowdflow/store"
 )
 
@@ -30,9 +29,15 @@ type Options struct {
 	Controller *control.Controller
 	// Store is read for the views; Controller.Store when nil.
 	Store *store.Store
-	// Token is the bearer token every route but /healthz requires.
-	// Required.
+	// Token is the operator's bearer token (API_TOKEN): every route, every
+	// tenant. Required. Tenant tokens (the store's "apiTokens") see their
+	// tenant only.
 	Token string
+	// RateLimit is each token's sustained rate in requests per second
+	// (DefaultRateLimit when 0; negative: no limit), RateBurst the bucket
+	// (DefaultRateBurst when 0).
+	RateLimit float64
+	RateBurst int
 	// TemporalUIURL is the base URL of Temporal Web, for the links in the
 	// answers (DefaultTemporalUIURL when empty).
 	TemporalUIURL string
@@ -60,7 +65,8 @@ const UIPath = "/ui"
 type server struct {
 	ctl       *control.Controller
 	store     *store.Store
-	tokenHash [sha256.Size]byte
+	auth      *auth.Resolver
+	limits    *limiters
 	uiURL     string
 	namespace string
 	maxBody   int64
@@ -89,14 +95,12 @@ func Handler(o Options) (http.Handler, error) {
 	if o.Controller == nil {
 		return nil, errors.New("api: no controller")
 	}
-	token := strings.TrimSpace(o.Token)
-	if token == "" {
+	if strings.TrimSpace(o.Token) == "" {
 		return nil, errors.New("api: no API token: the API refuses to serve without one")
 	}
 	s := &server{
 		ctl:       o.Controller,
 		store:     o.Store,
-		tokenHash: sha256.Sum256([]byte(token)),
 		uiURL:     strings.TrimRight(o.TemporalUIURL, "/"),
 		namespace: o.Namespace,
 		maxBody:   o.MaxBodyBytes,
@@ -110,6 +114,21 @@ func Handler(o Options) (http.Handler, error) {
 	}
 	if s.store == nil {
 		return nil, errors.New("api: no store")
+	}
+	resolver, err := auth.NewResolver(o.Token, s.store)
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
+	s.auth = resolver
+	if o.RateLimit >= 0 {
+		perSecond, burst := o.RateLimit, o.RateBurst
+		if perSecond == 0 {
+			perSecond = DefaultRateLimit
+		}
+		if burst <= 0 {
+			burst = DefaultRateBurst
+		}
+		s.limits = newLimiters(perSecond, burst)
 	}
 	if s.uiURL == "" {
 		s.uiURL = DefaultTemporalUIURL
@@ -133,7 +152,7 @@ func Handler(o Options) (http.Handler, error) {
 	if s.metrics != nil {
 		m.Use(s.metrics.middleware(s.routeOf))
 	}
-	m.Use(s.recoverer, s.limitBody, s.authenticate)
+	m.Use(s.recoverer, s.limitBody, s.authenticate, s.rateLimit)
 	m.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, newError(http.StatusNotFound, CodeNotFound, "no route "+r.URL.Path))
 	})
@@ -164,29 +183,33 @@ func CheckTemporalUIURL(s string) error {
 }
 
 // authenticate requires "Authorization: Bearer <token>" on every route but
-// the health check, unknown routes included (so they reveal nothing). The
-// comparison is of SHA-256 digests in constant time: neither the token's
-// bytes nor its length leak through timing.
+// the health check, unknown routes included (so they reveal nothing), and
+// puts the token's principal (auth.Principal) in the request's context:
+// the operator, or one tenant, whose view the handlers narrow to it.
 func (s *server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == RouteHealth || s.isUI(r.URL.Path) || isWebhook(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}
-		scheme, given, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-		given = strings.TrimSpace(given)
-		if !ok || !strings.EqualFold(scheme, "Bearer") || given == "" {
+		given := auth.Bearer(r)
+		if given == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="crowdflow"`)
-			writeError(w, newError(http.StatusUnauthorized, CodeUnauthorized, "missing bearer token (Authorization: Bearer <API_TOKEN>)"))
+			writeError(w, newError(http.StatusUnauthorized, CodeUnauthorized, "missing bearer token (Authorization: Bearer <token>)"))
 			return
 		}
-		sum := sha256.Sum256([]byte(given))
-		if subtle.ConstantTimeCompare(sum[:], s.tokenHash[:]) != 1 {
+		p, err := s.auth.Resolve(r.Context(), given)
+		if errors.Is(err, auth.ErrInvalidToken) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="crowdflow", error="invalid_token"`)
-			writeError(w, newError(http.StatusUnauthorized, CodeUnauthorized, "invalid bearer token"))
+			writeError(w, newError(http.StatusUnauthorized, CodeUnauthorized, err.Error()))
 			return
 		}
-		next.ServeHTTP(w, r)
+		if err != nil {
+			s.logger.Warn("api: cannot check a bearer token", "err", err)
+			writeError(w, newError(http.StatusServiceUnavailable, CodeUnavailable, "the database does not answer"))
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
 	})
 }
 
@@ -194,6 +217,15 @@ func (s *server) authenticate(next http.Handler) http.Handler {
 // uses session cookies instead of a bearer header.
 func (s *server) isUI(path string) bool {
 	return s.ui && (path == "/" || path == UIPath || strings.HasPrefix(path, UIPath+"/"))
+}
+
+// canSee reports whether the request's principal may see the tenant's
+// data. Every handler asks it before answering about a tenant's
+// integration or run, and answers 404 when not, as if the id did not
+// exist.
+func canSee(r *http.Request, tenantID string) bool {
+	p, ok := auth.FromContext(r.Context())
+	return ok && p.CanSee(tenantID)
 }
 
 // limitBody refuses a body announced larger than the limit and cuts one

@@ -21,6 +21,7 @@ import (
 	"github.com/crowdflow/crowdflow/integrations/registry"
 	"github.com/crowdflow/crowdflow/internal/metrics"
 	"github.com/crowdflow/crowdflow/internal/pgtest"
+	"github.com/crowdflow/crowdflow/internal/secrets"
 	"github.com/crowdflow/crowdflow/store"
 )
 
@@ -50,6 +51,9 @@ func newFixture(t *testing.T, opts ...func(*api.Options)) *fixture {
 	st, err := store.Open(context.Background(), pgtest.NewDatabase(t))
 	require.NoError(t, err)
 	t.Cleanup(st.Close)
+	ring, err := secrets.NewRandomKeyring()
+	require.NoError(t, err)
+	st.SetKeyring(ring)
 	reg := metrics.NewRegistry()
 	m, err := api.NewMetrics(reg)
 	require.NoError(t, err)

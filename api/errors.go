@@ -21,6 +21,7 @@ const (
 	CodeTooLarge         = "too_large"
 	CodeUnsupportedType  = "unsupported_media_type"
 	CodeAlreadyRunning   = "already_running"
+	CodeRateLimited      = "rate_limited"
 	CodeUnavailable      = "unavailable"
 	CodeInternal         = "internal"
 )

@@ -149,6 +149,10 @@ func (s *server) connect(w http.ResponseWriter, r *http.Request) {
 		writeError(w, e)
 		return
 	}
+	if tenant := chi.URLParam(r, "tenantId"); !canSee(r, tenant) {
+		writeError(w, notFound("tenant "+tenant))
+		return
+	}
 	if strings.TrimSpace(req.Platform) == "" {
 		writeError(w, invalid("platform", "is required"))
 		return
@@ -196,8 +200,8 @@ func (s *server) startRun(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := contextWithTimeout(r, requestTimeout)
 	defer cancel()
 	id := chi.URLParam(r, "id")
-	if _, err := s.store.GetIntegration(ctx, id); err != nil {
-		writeError(w, s.fromStore(r, err, "integration "+id))
+	if integ, err := s.store.GetIntegration(ctx, id); err != nil || !canSee(r, integ.TenantID) {
+		writeError(w, s.fromStore(r, orNotFound(err), "integration "+id))
 		return
 	}
 	if s.ctl.Temporal == nil {
@@ -224,8 +228,8 @@ func (s *server) continueRun(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := contextWithTimeout(r, requestTimeout)
 	defer cancel()
 	id := chi.URLParam(r, "id")
-	if _, err := s.store.GetRun(ctx, id); err != nil {
-		writeError(w, s.fromStore(r, err, "run "+id))
+	if run, err := s.store.GetRun(ctx, id); err != nil || !canSee(r, run.TenantID) {
+		writeError(w, s.fromStore(r, orNotFound(err), "run "+id))
 		return
 	}
 	if s.ctl.Temporal == nil {
@@ -239,6 +243,15 @@ func (s *server) continueRun(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", "/api/v1/runs/"+st.RunID)
 	writeJSON(w, http.StatusAccepted, s.started(st))
+}
+
+// orNotFound is err, or the store's not-found when there is none: a row
+// the principal may not see is answered as absent.
+func orNotFound(err error) error {
+	if err == nil {
+		return store.ErrNotFound
+	}
+	return err
 }
 
 // fromStore is fromControl for the store's own not-found.
@@ -255,8 +268,8 @@ func (s *server) getIntegration(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	id := chi.URLParam(r, "id")
 	integ, err := s.store.GetIntegration(ctx, id)
-	if err != nil {
-		writeError(w, s.fromStore(r, err, "integration "+id))
+	if err != nil || !canSee(r, integ.TenantID) {
+		writeError(w, s.fromStore(r, orNotFound(err), "integration "+id))
 		return
 	}
 	view := integrationView(integ)
@@ -283,8 +296,8 @@ func (s *server) getRun(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	id := chi.URLParam(r, "id")
 	run, err := s.store.GetRun(ctx, id)
-	if err != nil {
-		writeError(w, s.fromStore(r, err, "run "+id))
+	if err != nil || !canSee(r, run.TenantID) {
+		writeError(w, s.fromStore(r, orNotFound(err), "run "+id))
 		return
 	}
 	view, err := s.runView(ctx, run)

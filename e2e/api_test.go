@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -175,7 +176,12 @@ func TestAPIOnboardsDevto(t *testing.T) {
 	assert.Equal(t, "integration/"+integ, a.str("workflowId"))
 	assert.Equal(t, "http://127.0.0.1:8233/namespaces/"+ts.GetDefaultNamespace()+"/workflows/integration%2F"+integ+"/"+wfRun, a.str("temporalUrl"))
 	assert.Equal(t, "/api/v1/integrations/"+integ, a.header.Get("Location"))
-	assert.Equal(t, []string{platformToken}, e.strings(`SELECT token FROM integrations`), "the token is stored")
+	stored, err := e.store.GetIntegration(context.Background(), integ)
+	require.NoError(t, err)
+	token, _, err := e.store.OpenSecrets(context.Background(), stored)
+	require.NoError(t, err)
+	assert.Equal(t, platformToken, token, "the token is stored")
+	assert.NotContains(t, strings.Join(e.strings(`SELECT i::text FROM integrations i`), ""), platformToken, "the token is stored encrypted")
 
 	// Poll the run until it is processed.
 	a = c.waitRun(runID)
@@ -300,13 +306,16 @@ func TestStarterServe(t *testing.T) {
 		"TEMPORAL_TASK_QUEUE="+e.queue,
 		"API_ADDR=127.0.0.1:0",
 		"METRICS_ADDR=127.0.0.1:0",
+		"ENCRYPTION_KEY="+e.key,
 	)
 
 	// It refuses to start without a (long enough) token or with a bad UI URL.
 	for name, extra := range map[string][]string{
-		"no token":    {"API_TOKEN="},
-		"short token": {"API_TOKEN=abc"},
-		"bad UI URL":  {"API_TOKEN=" + apiToken, "TEMPORAL_UI_URL=localhost:8233"},
+		"no token":           {"API_TOKEN="},
+		"short token":        {"API_TOKEN=abc"},
+		"bad UI URL":         {"API_TOKEN=" + apiToken, "TEMPORAL_UI_URL=localhost:8233"},
+		"no encryption key":  {"API_TOKEN=" + apiToken, "ENCRYPTION_KEY="},
+		"bad encryption key": {"API_TOKEN=" + apiToken, "ENCRYPTION_KEY=c2hvcnQ="},
 	} {
 		t.Run(name, func(t *testing.T) {
 			cmd := exec.Command(bin, "serve")

@@ -46,10 +46,18 @@ func (e *env) open(ctx context.Context, withTemporal bool) (*control.Controller,
 		return nil, err
 	}
 	if e.store == nil {
+		if e.cfg.Keyring == nil {
+			// Optional here: only a command that writes or reads a token
+			// needs it, and the store says so then.
+			if err := e.cfg.LoadKeyring(); err != nil {
+				return nil, &exitError{code: 2, err: err}
+			}
+		}
 		st, err := store.Open(ctx, e.cfg.DatabaseURL)
 		if err != nil {
 			return nil, err
 		}
+		st.SetKeyring(e.cfg.Keyring)
 		e.store = st
 		e.ctl = &control.Controller{Store: st, Registry: registry.Default(), TaskQueue: e.cfg.TaskQueue}
 	}
@@ -80,6 +88,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(migrateCmd(e), connectCmd(e), processIntegrationCmd(e), continueRunCmd(e))
 	root.AddCommand(schedulesCmd(e))
 	root.AddCommand(serveCmd(e))
+	root.AddCommand(rotateKeyCmd(e), apiTokenCmd(e))
 	return root
 }
 

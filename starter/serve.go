@@ -8,12 +8,14 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/crowdflow/crowdflow/api"
+	"github.com/crowdflow/crowdflow/internal/auth"
 	"github.com/crowdflow/crowdflow/internal/config"
 	"github.com/crowdflow/crowdflow/internal/metrics"
 	"github.com/crowdflow/crowdflow/migrations"
@@ -32,6 +34,8 @@ const (
 func serveCmd(e *env) *cobra.Command {
 	var addr, metricsAddr, uiURL string
 	var webUI bool
+	var rateLimit float64
+	var rateBurst int
 	cmd := &cobra.Command{
 		Use:   "serve [--addr HOST:PORT] [--metrics-addr HOST:PORT|off] [--temporal-ui-url URL]",
 		Short: "Serve the onboarding HTTP API (bearer token from API_TOKEN) and its metrics",
@@ -45,8 +49,12 @@ func serveCmd(e *env) *cobra.Command {
   GET  /healthz                                  checks the database (no token)
   GET  /ui/                                      the web UI (sign in with the same token; --web-ui=false leaves it out)
 
-Every route but /healthz needs "Authorization: Bearer $API_TOKEN"; the server
-refuses to start without API_TOKEN (at least 16 characters). Prometheus
+Every route but /healthz needs "Authorization: Bearer <token>": the operator's
+API_TOKEN (every tenant), or a tenant token from "starter api-token create"
+(that tenant's integrations and runs only; any other id is a 404). Each token
+is held to --rate-limit requests a second (429 with Retry-After above it).
+The server refuses to start without API_TOKEN (at least 16 characters) or
+without an encryption key for the stored tokens (ENCRYPTION_KEY). Prometheus
 metrics are served on a separate address at /metrics. The schema is applied
 at start, as the worker does.`,
 		Args: cobra.NoArgs,
@@ -65,8 +73,12 @@ at start, as the worker does.`,
 			case "off", "none", "-":
 				metricsAddr = ""
 			}
+			if rateBurst < 1 {
+				return &exitError{code: 2, err: fmt.Errorf("--rate-burst must be at least 1, not %d", rateBurst)}
+			}
 			return serve(cmd.Context(), e, serveOptions{
 				addr: addr, metricsAddr: metricsAddr, uiURL: uiURL, token: token, webUI: webUI, logger: config.Logger(slog.LevelInfo),
+				rateLimit: rateLimit, rateBurst: rateBurst,
 			})
 		},
 	}
@@ -74,6 +86,10 @@ at start, as the worker does.`,
 	f.StringVar(&addr, "addr", getenvDefault("API_ADDR", DefaultAPIAddr), "listen address of the API (API_ADDR)")
 	f.StringVar(&metricsAddr, "metrics-addr", metrics.AddrFromEnv(metrics.DefaultAPIAddr),
 		`listen address of /metrics (METRICS_ADDR); "off" serves no metrics`)
+	f.Float64Var(&rateLimit, "rate-limit", envFloat("API_RATE_LIMIT", api.DefaultRateLimit),
+		"requests per second each token may make, sustained (API_RATE_LIMIT); 0 or less: no limit")
+	f.IntVar(&rateBurst, "rate-burst", envInt("API_RATE_BURST", api.DefaultRateBurst),
+		"requests a token may make at once above the rate (API_RATE_BURST)")
 	f.StringVar(&uiURL, "temporal-ui-url", getenvDefault("TEMPORAL_UI_URL", api.DefaultTemporalUIURL),
 		"base URL of Temporal Web, for the links in answers (TEMPORAL_UI_URL)")
 	f.BoolVar(&webUI, "web-ui", true, "serve the web UI under /ui (sign-in with API_TOKEN)")
@@ -84,11 +100,19 @@ type serveOptions struct {
 	addr, metricsAddr, uiURL, token string
 	webUI                           bool
 	logger                          *slog.Logger
+	rateLimit                       float64
+	rateBurst                       int
 }
 
 func serve(ctx context.Context, e *env, o serveOptions) error {
 	if err := e.cfg.RequireDatabase(); err != nil {
 		return err
+	}
+	if err := e.cfg.LoadKeyring(); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if err := e.cfg.RequireKeyring("the API"); err != nil {
+		return &exitError{code: 2, err: err}
 	}
 	if _, err := migrations.Up(ctx, e.cfg.DatabaseURL); err != nil {
 		return err
@@ -111,12 +135,17 @@ func serve(ctx context.Context, e *env, o serveOptions) error {
 		Controller: ctl, Store: e.store, Token: o.token, TemporalUIURL: o.uiURL,
 		Namespace: e.cfg.TemporalNamespace, Metrics: apiMetrics, Logger: o.logger,
 		GitHubWebhookSecret: os.Getenv("GITHUB_WEBHOOK_SECRET"),
+		RateLimit: rateOption(o.rateLimit), RateBurst: o.rateBurst,
 	}
 	if o.webUI {
-		// The UI signs in with the API's operator token; tenant-scoped
-		// tokens plug in through webui.Authenticator.
+		// The UI signs in with the API's tokens: the operator's, or a
+		// tenant's (internal/auth, the same check as the API's).
+		resolver, err := auth.NewResolver(o.token, e.store)
+		if err != nil {
+			return &exitError{code: 2, err: err}
+		}
 		ui, err := webui.New(webui.Options{
-			Controller: ctl, Store: e.store, Authenticate: webui.OperatorToken(o.token),
+			Controller: ctl, Store: e.store, Authenticate: uiAuthenticator(resolver),
 			TemporalUIURL: o.uiURL, Namespace: e.cfg.TemporalNamespace, Logger: o.logger,
 		})
 		if err != nil {
@@ -173,6 +202,43 @@ func serve(ctx context.Context, e *env, o serveOptions) error {
 	}
 	<-done
 	return nil
+}
+
+// rateOption maps the flag (0 or less: no limit) to api.Options.RateLimit
+// (negative: no limit).
+func rateOption(perSecond float64) float64 {
+	if perSecond <= 0 {
+		return -1
+	}
+	return perSecond
+}
+
+func envFloat(key string, def float64) float64 {
+	if v, err := strconv.ParseFloat(strings.TrimSpace(os.Getenv(key)), 64); err == nil {
+		return v
+	}
+	return def
+}
+
+func envInt(key string, def int) int {
+	if v, err := strconv.Atoi(strings.TrimSpace(os.Getenv(key))); err == nil {
+		return v
+	}
+	return def
+}
+
+// uiAuthenticator signs the web UI in with the API's tokens.
+func uiAuthenticator(r *auth.Resolver) webui.Authenticator {
+	return func(ctx context.Context, token string) (webui.Principal, error) {
+		p, err := r.Resolve(ctx, token)
+		if errors.Is(err, auth.ErrInvalidToken) {
+			return webui.Principal{}, webui.ErrUnknownToken
+		}
+		if err != nil {
+			return webui.Principal{}, err
+		}
+		return webui.Principal{Operator: p.Operator, TenantID: p.TenantID}, nil
+	}
 }
 
 func getenvDefault(key, def string) string {
