@@ -191,7 +191,12 @@ func TestUIConnectsDevtoAndFollowsTheRun(t *testing.T) {
 	// normalised by the service, the token in its column.
 	assert.Equal(t, []string{`{"users": ["alice", "bob"], "organizations": ["acme"]}`},
 		u.strings(`SELECT settings - 'articles' FROM integrations`))
-	assert.Equal(t, 1, u.count(`SELECT count(*) FROM integrations WHERE token = $1`, platformToken))
+	assert.Equal(t, 0, u.count(`SELECT count(*) FROM integrations i WHERE strpos(i::text, $1) > 0`, platformToken), "the token is stored encrypted")
+	stored, err := u.store.GetIntegration(context.Background(), u.strings(`SELECT id::text FROM integrations`)[0])
+	require.NoError(t, err)
+	token, _, err := u.store.OpenSecrets(context.Background(), stored)
+	require.NoError(t, err)
+	assert.Equal(t, platformToken, token)
 
 	// The tenant's list shows the integration and its run.
 	u.run(chromedp.Navigate(u.url+"/ui/integrations?tenant="+apiTenant), chromedp.WaitVisible(chromedp.CSS("#integrations")))

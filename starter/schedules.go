@@ -71,6 +71,13 @@ func schedulesCmd(e *env) *cobra.Command {
 
 // withTemporal dials Temporal for one command and closes it after.
 func withTemporal(ctx context.Context, e *env, f func(context.Context, client.Client) error) error {
+	// With TEMPORAL_PAYLOAD_ENCRYPTION=on the schedules' arguments are
+	// sealed: the client needs the key ring.
+	if e.cfg.Keyring == nil {
+		if err := e.cfg.LoadKeyring(); err != nil {
+			return &exitError{code: 2, err: err}
+		}
+	}
 	tc, err := e.cfg.DialTemporal(ctx, e.logger)
 	if err != nil {
 		return err

@@ -73,6 +73,13 @@ at start, as the worker does.`,
 			case "off", "none", "-":
 				metricsAddr = ""
 			}
+			for _, v := range []string{"API_RATE_LIMIT", "API_RATE_BURST"} {
+				if raw := strings.TrimSpace(os.Getenv(v)); raw != "" {
+					if _, err := strconv.ParseFloat(raw, 64); err != nil {
+						return &exitError{code: 2, err: fmt.Errorf("%s=%q is not a number", v, raw)}
+					}
+				}
+			}
 			if rateBurst < 1 {
 				return &exitError{code: 2, err: fmt.Errorf("--rate-burst must be at least 1, not %d", rateBurst)}
 			}
