@@ -142,7 +142,7 @@ func serve(ctx context.Context, e *env, o serveOptions) error {
 		Controller: ctl, Store: e.store, Token: o.token, TemporalUIURL: o.uiURL,
 		Namespace: e.cfg.TemporalNamespace, Metrics: apiMetrics, Logger: o.logger,
 		GitHubWebhookSecret: os.Getenv("GITHUB_WEBHOOK_SECRET"),
-		RateLimit: rateOption(o.rateLimit), RateBurst: o.rateBurst,
+		RateLimit:           rateOption(o.rateLimit), RateBurst: o.rateBurst,
 	}
 	if o.webUI {
 		// The UI signs in with the API's tokens: the operator's, or a
