@@ -5,11 +5,13 @@ import (
 	"crypto/rand"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/crowdflow/crowdflow/integrations"
 	"github.com/crowdflow/crowdflow/internal/pgtest"
 	"github.com/crowdflow/crowdflow/internal/secrets"
 	"github.com/crowdflow/crowdflow/store"
@@ -188,4 +190,38 @@ func TestRotateKeyResumes(t *testing.T) {
 	rep, err = s.RotateSecrets(ctx, 10, nil)
 	require.NoError(t, err)
 	assert.Len(t, rep.Failed, n)
+}
+
+func TestRefreshedTokensAreSealed(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	id := connect(t, s, "access-1-plaintext", "refresh-1-plaintext")
+	cur, err := s.Tokens(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, "access-1-plaintext", cur.Access)
+	assert.Equal(t, "refresh-1-plaintext", cur.Refresh)
+
+	_, err = s.RefreshTokens(ctx, id, func(_ context.Context, cur integrations.Tokens) (*integrations.Tokens, error) {
+		return &integrations.Tokens{Access: "access-2-plaintext", Refresh: "refresh-2-plaintext", ExpiresAt: time.Now().Add(time.Hour)}, nil
+	})
+	require.NoError(t, err)
+	assert.NotContains(t, tableDump(t, s), "plaintext", "a refreshed pair is readable in the table")
+	got, err := s.Tokens(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, "access-2-plaintext", got.Access)
+	assert.Equal(t, "refresh-2-plaintext", got.Refresh)
+	integ, err := s.GetIntegration(ctx, id)
+	require.NoError(t, err)
+	token, refresh, err := s.OpenSecrets(ctx, integ)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"access-2-plaintext", "refresh-2-plaintext"}, []string{token, refresh})
+
+	// A pair from before encryption is read, and sealed by the next write.
+	_, err = s.Pool().Exec(ctx, `UPDATE integrations SET token = 'legacy-access', "refreshToken" = 'legacy-refresh' WHERE id = $1`, id)
+	require.NoError(t, err)
+	got, err = s.Tokens(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, "legacy-refresh", got.Refresh)
+	require.NoError(t, s.SaveTokens(ctx, id, got))
+	assert.NotContains(t, tableDump(t, s), "legacy-")
 }

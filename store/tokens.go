@@ -1,8 +1,10 @@
 package store
 
 // Every read and write of integrations.token, "refreshToken" and
-// "tokenExpiresAt" is in this file (CreateIntegration's insert aside), so
-// that encryption at rest has one place to go: readTokens and writeTokens.
+// "tokenExpiresAt" is in this file (CreateIntegration's insert, and the
+// resealing of secrets.go, aside): readTokens opens the sealed values and
+// writeTokens seals them (secrets.go), so a pair never reaches the table in
+// the clear.
 
 import (
 	"context"
@@ -12,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/crowdflow/crowdflow/integrations"
+	"github.com/crowdflow/crowdflow/internal/secrets"
 )
 
 // StatusNeedsReconnect is the status of an integration whose refresh token
@@ -29,29 +32,48 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// readTokens reads an integration's pair.
-func readTokens(ctx context.Context, q querier, integrationID string) (integrations.Tokens, error) {
+// readTokens reads an integration's pair and opens it (legacy plain text
+// is read as it is; the next write seals it).
+func (s *Store) readTokens(ctx context.Context, q querier, integrationID string) (integrations.Tokens, error) {
 	var t integrations.Tokens
+	var access, refresh secrets.Sealed
 	var exp *time.Time
 	err := q.QueryRow(ctx, `SELECT coalesce(token, ''), coalesce("refreshToken", ''), "tokenExpiresAt"
-		FROM integrations WHERE id = $1 AND "deletedAt" IS NULL`, integrationID).Scan(&t.Access, &t.Refresh, &exp)
+		FROM integrations WHERE id = $1 AND "deletedAt" IS NULL`, integrationID).Scan(&access, &refresh, &exp)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return t, ErrNotFound
+	}
+	if err != nil {
+		return t, err
 	}
 	if exp != nil {
 		t.ExpiresAt = *exp
 	}
-	return t, err
+	if t.Access, _, err = s.open(access, integrationID, ColumnToken); err != nil {
+		return integrations.Tokens{}, err
+	}
+	if t.Refresh, _, err = s.open(refresh, integrationID, ColumnRefreshToken); err != nil {
+		return integrations.Tokens{}, err
+	}
+	return t, nil
 }
 
-// writeTokens replaces an integration's pair.
-func writeTokens(ctx context.Context, tx pgx.Tx, integrationID string, t integrations.Tokens) error {
+// writeTokens seals and replaces an integration's pair.
+func (s *Store) writeTokens(ctx context.Context, tx pgx.Tx, integrationID string, t integrations.Tokens) error {
 	var exp *time.Time
 	if !t.ExpiresAt.IsZero() {
 		exp = &t.ExpiresAt
 	}
+	access, err := s.seal(t.Access, integrationID, ColumnToken)
+	if err != nil {
+		return err
+	}
+	refresh, err := s.seal(t.Refresh, integrationID, ColumnRefreshToken)
+	if err != nil {
+		return err
+	}
 	tag, err := tx.Exec(ctx, `UPDATE integrations SET token = nullif($2, ''), "refreshToken" = nullif($3, ''),
-		"tokenExpiresAt" = $4, "updatedAt" = now() WHERE id = $1`, integrationID, t.Access, t.Refresh, exp)
+		"tokenExpiresAt" = $4, "updatedAt" = now() WHERE id = $1`, integrationID, string(access), string(refresh), exp)
 	if err == nil && tag.RowsAffected() == 0 {
 		return ErrNotFound
 	}
@@ -63,7 +85,7 @@ func (s *Store) Tokens(ctx context.Context, integrationID string) (integrations.
 	if !validUUID(integrationID) {
 		return integrations.Tokens{}, ErrNotFound
 	}
-	return readTokens(ctx, s.pool, integrationID)
+	return s.readTokens(ctx, s.pool, integrationID)
 }
 
 // RefreshTokens runs refresh under the integration's token lock, a
@@ -88,7 +110,7 @@ func (s *Store) RefreshTokens(ctx context.Context, integrationID string,
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('integration-tokens/' || $1::text, 0))`, integrationID); err != nil {
 			return err
 		}
-		cur, err := readTokens(ctx, tx, integrationID)
+		cur, err := s.readTokens(ctx, tx, integrationID)
 		if err != nil {
 			return err
 		}
@@ -101,7 +123,7 @@ func (s *Store) RefreshTokens(ctx context.Context, integrationID string,
 			return nil
 		}
 		out = *next
-		return writeTokens(ctx, tx, integrationID, *next)
+		return s.writeTokens(ctx, tx, integrationID, *next)
 	})
 	return out, err
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/crowdflow/crowdflow/integrations/twitter/twitterfake"
 	"github.com/crowdflow/crowdflow/internal/apicontract"
 	"github.com/crowdflow/crowdflow/internal/pgtest"
+	"github.com/crowdflow/crowdflow/internal/secrets"
 	"github.com/crowdflow/crowdflow/store"
 )
 
@@ -69,6 +70,9 @@ func (f *fixture) withStore(t *testing.T) *fixture {
 	s, err := store.Open(context.Background(), pgtest.NewDatabase(t))
 	require.NoError(t, err)
 	t.Cleanup(s.Close)
+	ring, err := secrets.NewRandomKeyring()
+	require.NoError(t, err)
+	s.SetKeyring(ring)
 	f.store = s
 	return f
 }
