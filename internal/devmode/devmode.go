@@ -137,7 +137,7 @@ func (e *Env) start(ctx context.Context, base *registry.Registry) error {
 		}
 		e.Keyring = k
 	}
-		for _, p := range []*int{&o.TemporalPort, &o.UIPort, &o.APIPort, &o.WebPort} {
+	for _, p := range []*int{&o.TemporalPort, &o.UIPort, &o.APIPort, &o.WebPort} {
 		if *p == 0 {
 			if *p, err = pglocal.FreePort(); err != nil {
 				return err
