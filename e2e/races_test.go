@@ -2,6 +2,12 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -9,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/crowdflow/crowdflow/api"
 	"github.com/crowdflow/crowdflow/control"
 	"github.com/crowdflow/crowdflow/integrations"
 	"github.com/crowdflow/crowdflow/internal/testservice"
@@ -178,4 +185,39 @@ func TestContinueRunKeepsItsPipelineData(t *testing.T) {
 	_, state := e.start(started.IntegrationID, false)
 	require.Equal(t, store.RunProcessed, state)
 	assert.Contains(t, svc.Calls(), "e#0")
+}
+
+// Over HTTP: a client that retries its connect with the same
+// Idempotency-Key gets 200 and the integration its first request made.
+func TestAPIConnectWithIdempotencyKey(t *testing.T) {
+	e := newEnv(t, []integrations.Service{testservice.New(engineScript())})
+	h, err := api.Handler(api.Options{Controller: e.ctl, Token: apiToken, Namespace: temporalServer().GetDefaultNamespace(),
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	post := func(key string) (int, map[string]any) {
+		req, err := http.NewRequest("POST", srv.URL+"/api/v1/tenants/"+apiTenant+"/integrations",
+			strings.NewReader(`{"platform": "`+testservice.Platform+`", "settings": {}}`))
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+apiToken)
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Idempotency-Key", key)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		var body map[string]any
+		require.NoError(t, json.NewDecoder(res.Body).Decode(&body))
+		return res.StatusCode, body
+	}
+	status, first := post("retry-me")
+	require.Equal(t, http.StatusCreated, status, first)
+	status, again := post("retry-me")
+	require.Equal(t, http.StatusOK, status, again)
+	assert.Equal(t, first["integrationId"], again["integrationId"])
+	assert.Equal(t, true, again["existing"])
+	status, other := post("another-request")
+	require.Equal(t, http.StatusCreated, status, other)
+	assert.NotEqual(t, first["integrationId"], other["integrationId"])
+	assert.Equal(t, 2, e.count(`SELECT count(*) FROM integrations`))
 }

@@ -119,3 +119,34 @@ func TestDelayIsADuration(t *testing.T) {
 	require.Len(t, *timers, 1)
 	assert.InDelta(t, time.Hour.Seconds(), (*timers)[0].Seconds(), 60)
 }
+
+// The setup steps' rate limits get the same floor, backoff and time bound
+// as the streams'.
+func TestPreprocessRateLimits(t *testing.T) {
+	t.Run("a storm of Retry-After: 0 backs off and ends in the data", func(t *testing.T) {
+		h := newHarness(t, testservice.Script{
+			Roots: []string{"a"}, Pages: map[string][]testservice.Page{"a": pages(1)},
+			PreprocessRateLimitTimes: 3,
+		}, true, nil)
+		timers := h.timers()
+		res, err := h.execute()
+		require.NoError(t, err)
+		assert.Equal(t, store.RunProcessed, res.State)
+		assert.Equal(t, []time.Duration{time.Second, 2 * time.Second, 4 * time.Second}, *timers)
+	})
+	t.Run("refused for hours fails the run honestly", func(t *testing.T) {
+		h := newHarness(t, testservice.Script{
+			Roots: []string{"a"}, Pages: map[string][]testservice.Page{"a": pages(1)},
+			PreprocessRateLimitTimes: -1, PreprocessRateLimitWait: time.Hour,
+		}, true, nil)
+		_, err := h.execute()
+		require.Error(t, err)
+		run := h.run()
+		assert.Equal(t, store.RunError, run.State)
+		var failure store.Failure
+		require.NoError(t, json.Unmarshal(run.Error, &failure))
+		assert.Equal(t, "preprocessing", failure.ErrorPoint)
+		assert.Contains(t, failure.Message, "rate limited without a break for")
+		assert.Equal(t, store.StatusError, h.integrationStatus())
+	})
+}

@@ -53,6 +53,10 @@ type Script struct {
 	HoldFirst map[string]time.Duration
 	// PreprocessFails makes preprocess fail always.
 	PreprocessFails bool
+	// PreprocessRateLimitTimes makes the first N preprocess calls answer
+	// rate-limited (-1: every call) for PreprocessRateLimitWait.
+	PreprocessRateLimitTimes int
+	PreprocessRateLimitWait  time.Duration
 	// CheckWindow: in check runs a page whose oldest record is older than
 	// this before the run start ends the stream.
 	CheckWindow time.Duration
@@ -149,6 +153,9 @@ func (s *Service) Preprocess(ctx context.Context, run *integrations.RunContext) 
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.preprocessed++
+	if n := s.script.PreprocessRateLimitTimes; n < 0 || s.preprocessed <= n {
+		return nil, integrations.RateLimited(time.Now().Add(s.script.PreprocessRateLimitWait), "GET /me")
+	}
 	return json.Marshal(pipeline{Preprocessed: true, Roots: s.script.Roots})
 }
 
