@@ -40,11 +40,14 @@ type RunSummary struct {
 	TenantID      string
 	IntegrationID string
 	Platform      string
-	Onboarding    bool
-	State         string
-	DelayedUntil  *time.Time
-	DelayReason   string
-	Error         json.RawMessage
+	// Service is the companion service that ran it (twitter-reach on a
+	// Twitter integration), "" for the platform's own runs.
+	Service      string
+	Onboarding   bool
+	State        string
+	DelayedUntil *time.Time
+	DelayReason  string
+	Error        json.RawMessage
 	// Stuck says a run that should be moving has not changed for longer
 	// than the threshold given to AttentionRuns.
 	Stuck          bool
@@ -92,7 +95,7 @@ func (s *Store) ListIntegrations(ctx context.Context, f IntegrationFilter) ([]In
 		f.Limit = 200
 	}
 	rows, err := s.pool.Query(ctx, `SELECT i.id, i."tenantId", i.platform, i.status, coalesce(i."integrationIdentifier", ''), i."createdAt",
-			r.id, r.onboarding, r.state, r."delayedUntil", coalesce(r."delayReason", ''), r.error, r."recordsWritten",
+			r.id, coalesce(r.service, ''), r.onboarding, r.state, r."delayedUntil", coalesce(r."delayReason", ''), r.error, r."recordsWritten",
 			r."createdAt", r."updatedAt",
 			coalesce(sc.pending, 0), coalesce(sc.processing, 0), coalesce(sc.processed, 0), coalesce(sc.failed, 0)
 		FROM integrations i
@@ -106,19 +109,19 @@ func (s *Store) ListIntegrations(ctx context.Context, f IntegrationFilter) ([]In
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (IntegrationSummary, error) {
 		var i IntegrationSummary
 		var (
-			runID, state         *string
-			onboarding           *bool
-			records              *int64
-			createdAt, updatedAt *time.Time
-			r                    RunSummary
+			runID, service, state *string
+			onboarding            *bool
+			records               *int64
+			createdAt, updatedAt  *time.Time
+			r                     RunSummary
 		)
 		err := row.Scan(&i.ID, &i.TenantID, &i.Platform, &i.Status, &i.Identifier, &i.CreatedAt,
-			&runID, &onboarding, &state, &r.DelayedUntil, &r.DelayReason, &r.Error, &records, &createdAt, &updatedAt,
+			&runID, &service, &onboarding, &state, &r.DelayedUntil, &r.DelayReason, &r.Error, &records, &createdAt, &updatedAt,
 			&r.Pending, &r.Processing, &r.Processed, &r.Failed)
 		if err != nil || runID == nil {
 			return i, err
 		}
-		r.ID, r.TenantID, r.IntegrationID, r.Platform = *runID, i.TenantID, i.ID, i.Platform
+		r.ID, r.TenantID, r.IntegrationID, r.Platform, r.Service = *runID, i.TenantID, i.ID, i.Platform, *service
 		r.Onboarding, r.State, r.RecordsWritten = *onboarding, *state, *records
 		r.CreatedAt, r.UpdatedAt = *createdAt, *updatedAt
 		i.LatestRun = &r
@@ -133,7 +136,7 @@ func (s *Store) ListIntegrations(ctx context.Context, f IntegrationFilter) ([]In
 // workflow is gone or its worker is down). Stuck is set on those, and on
 // the runs the reconciler ended because their workflow was gone.
 func (s *Store) AttentionRuns(ctx context.Context, stuckAfter time.Duration, limit int) ([]RunSummary, error) {
-	rows, err := s.pool.Query(ctx, `SELECT r.id, r."tenantId", r."integrationId", coalesce(i.platform, ''), r.onboarding, r.state,
+	rows, err := s.pool.Query(ctx, `SELECT r.id, r."tenantId", r."integrationId", coalesce(i.platform, ''), coalesce(r.service, ''), r.onboarding, r.state,
 			r."delayedUntil", coalesce(r."delayReason", ''), r.error, r."recordsWritten", r."createdAt", r."updatedAt",
 			(r.state IN ('pending', 'processing') AND r."updatedAt" < now() - $1::bigint * interval '1 second')
 				OR (r.state = 'delayed' AND r."delayedUntil" < now() - $1::bigint * interval '1 second')
@@ -149,7 +152,7 @@ func (s *Store) AttentionRuns(ctx context.Context, stuckAfter time.Duration, lim
 	}
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (RunSummary, error) {
 		var r RunSummary
-		err := row.Scan(&r.ID, &r.TenantID, &r.IntegrationID, &r.Platform, &r.Onboarding, &r.State,
+		err := row.Scan(&r.ID, &r.TenantID, &r.IntegrationID, &r.Platform, &r.Service, &r.Onboarding, &r.State,
 			&r.DelayedUntil, &r.DelayReason, &r.Error, &r.RecordsWritten, &r.CreatedAt, &r.UpdatedAt, &r.Stuck,
 			&r.Pending, &r.Processing, &r.Processed, &r.Failed)
 		return r, err

@@ -311,4 +311,18 @@ func TestTenantTokenSeesOnlyItsTenant(t *testing.T) {
 	assert.Equal(t, 1, strings.Count(a.body, `state-stuck`))
 	row := a.body[strings.Index(a.body, `data-id="`+reconciled+`"`):]
 	assert.Contains(t, row[:strings.Index(row, "</tr>")], `state-stuck`)
+
+	// A companion run (twitter-reach on a Twitter integration) names its
+	// service.
+	var integ string
+	require.NoError(t, f.store.Pool().QueryRow(ctx, `SELECT "integrationId" FROM "integrationRuns" WHERE id = $1`, runA).Scan(&integ))
+	companion := uuid.NewString()
+	require.NoError(t, f.store.CreateRun(ctx, store.NewRun{ID: companion, TenantID: tenantA, IntegrationID: integ,
+		WorkflowID: "integration/" + integ + "/reach", Service: "reach"}))
+	require.NoError(t, f.store.MarkRunError(ctx, companion, store.Failure{ErrorPoint: "test", Message: "companion failed"}))
+	a = op.do("GET", "/ui/operators", nil)
+	crow := a.body[strings.Index(a.body, `data-id="`+companion+`"`):]
+	assert.Contains(t, crow[:strings.Index(crow, "</tr>")], "devto (reach)")
+	a = op.do("GET", "/ui/integrations?tenant="+tenantA, nil)
+	assert.Contains(t, a.body, "reach check", "the latest run of the integration is the companion's")
 }
