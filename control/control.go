@@ -130,6 +130,11 @@ func (c *Controller) ValidateConnect(in ConnectInput) (json.RawMessage, error) {
 			settings = norm
 		}
 	}
+	if v, ok := svc.(integrations.IdentifierValidator); ok {
+		if err := v.ValidateIdentifier(in.Identifier); err != nil {
+			return nil, &BadInputError{Field: "identifier", Message: err.Error()}
+		}
+	}
 	return settings, nil
 }
 

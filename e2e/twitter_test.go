@@ -312,3 +312,30 @@ func TestTwitterReachThroughTheStarter(t *testing.T) {
 	assert.Equal(t, run.WorkflowID, cont.WorkflowID)
 	assert.Equal(t, store.RunProcessed, e.wait(cont))
 }
+
+// TestTwitterConnectRefusesBadInput: a handle for the profile id, bad
+// hashtags, or a connect of twitter-reach: one clear error, exit 2,
+// nothing written.
+func TestTwitterConnectRefusesBadInput(t *testing.T) {
+	e := newTwitterEnv(t, twitterfake.Switches{})
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"a handle, not an id", []string{"--platform", "twitter", "--identifier", "crowdflow_demo"}, "identifier"},
+		{"no identifier", []string{"--platform", "twitter"}, "identifier"},
+		{"bad hashtag", []string{"--platform", "twitter", "--identifier", "123", "--settings", `{"hashtags":["c++"]}`}, "hashtags"},
+		{"twitter-reach", []string{"--platform", "twitter-reach"}, "twitter-reach"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"connect", "--tenant", twitterTenant, "--token", "x"}, tc.args...)
+			out, errOut, code := e.runStarter(nil, args...)
+			assert.Equal(t, 2, code, errOut)
+			assert.Empty(t, out)
+			assert.Contains(t, errOut, tc.want)
+			assert.Equal(t, 1, len(strings.Split(strings.TrimSpace(errOut), "\n")), "one line: %q", errOut)
+		})
+	}
+	assert.Zero(t, e.count(`SELECT count(*) FROM integrations`))
+}

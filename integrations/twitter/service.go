@@ -91,6 +91,15 @@ func profileID(rc *integrations.RunContext) (string, error) {
 	return id, nil
 }
 
+// ValidateIdentifier implements integrations.IdentifierValidator: the
+// profile id is required, and is X's numeric id (not the @handle).
+func (s *Service) ValidateIdentifier(id string) error {
+	if !profileIDPattern.MatchString(id) {
+		return fmt.Errorf("the X profile id is required, 1 to 19 digits (the numeric id, not the @handle), not %q", id)
+	}
+	return nil
+}
+
 // GetStreams implements integrations.Service: followers, mentions, and one
 // stream per hashtag. It calls no API.
 func (s *Service) GetStreams(ctx context.Context, rc *integrations.RunContext) ([]integrations.Stream, error) {
@@ -319,4 +328,5 @@ var (
 	_ integrations.Service                 = (*Service)(nil)
 	_ integrations.MemberAttributeProvider = (*Service)(nil)
 	_ integrations.SettingsValidator       = (*Service)(nil)
+	_ integrations.IdentifierValidator     = (*Service)(nil)
 )

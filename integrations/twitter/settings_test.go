@@ -39,3 +39,11 @@ func TestValidateSettings(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateIdentifier(t *testing.T) {
+	svc := New(Options{})
+	assert.NoError(t, svc.ValidateIdentifier("1590000000000000001"))
+	for _, bad := range []string{"", "crowdflow_demo", "@crowdflow_demo", "12345678901234567890", "12 3"} {
+		assert.Error(t, svc.ValidateIdentifier(bad), bad)
+	}
+}

@@ -114,7 +114,8 @@ func (e *Env) demoIntegration(ctx context.Context, conn *pgx.Conn, st *store.Sto
 		WHERE "tenantId" = $1 AND platform = $2 AND "deletedAt" IS NULL ORDER BY "createdAt", id LIMIT 1`,
 		DemoTenantID, p.platform).Scan(&id, &status)
 	if errors.Is(err, pgx.ErrNoRows) {
-		settings, err := ctl.ValidateConnect(control.ConnectInput{TenantID: DemoTenantID, Platform: p.platform, Settings: []byte(p.settings)})
+		settings, err := ctl.ValidateConnect(control.ConnectInput{TenantID: DemoTenantID, Platform: p.platform, Settings: []byte(p.settings),
+			Identifier: p.identifier})
 		if err != nil {
 			return demoRun{}, err
 		}
