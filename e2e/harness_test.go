@@ -72,9 +72,20 @@ type env struct {
 	reg    *registry.Registry
 	run    *workflows.Run
 	ints   []interceptor.WorkerInterceptor
+	// dial makes the worker's and the controller's Temporal client (nil:
+	// the shared test server's default client).
+	dial   func(e *env) client.Client
+	client client.Client
+	ring   *secrets.Keyring
 }
 
 type option func(*env)
+
+// withClient runs the worker and the controller on the client dial makes
+// (another server, TLS, a data converter), given the env's key ring.
+func withClient(dial func(e *env) client.Client) option {
+	return func(e *env) { e.dial = dial }
+}
 
 // withInterceptor adds a worker interceptor (to simulate crashes).
 func withInterceptor(i interceptor.WorkerInterceptor) option {
@@ -96,7 +107,7 @@ func newEnv(t *testing.T, services []integrations.Service, opts ...option) *env 
 	ring, err := secrets.NewKeyring(raw)
 	require.NoError(t, err)
 	st.SetKeyring(ring)
-	e := &env{t: t, dbURL: dbURL, store: st, key: key, reg: registry.New(services...), queue: fmt.Sprintf("e2e-%d", queueSeq.Add(1))}
+	e := &env{t: t, dbURL: dbURL, store: st, key: key, ring: ring, reg: registry.New(services...), queue: fmt.Sprintf("e2e-%d", queueSeq.Add(1))}
 	e.run = workflows.DefaultRun()
 	// Short backoff and five attempts keep retry tests fast; the outage
 	// tests (outage_test.go) use the production attempts, scaled down.
@@ -110,9 +121,13 @@ func newEnv(t *testing.T, services []integrations.Service, opts ...option) *env 
 	}
 	// A worker that dies is noticed within a second.
 	e.run.HeartbeatTimeout = time.Second
+	e.client = ts.GetDefaultClient()
+	if e.dial != nil {
+		e.client = e.dial(e)
+	}
 	e.startWorker()
 	t.Cleanup(func() { e.worker.Stop() })
-	e.ctl = &control.Controller{Store: st, Temporal: ts.GetDefaultClient(), Registry: e.reg, TaskQueue: e.queue}
+	e.ctl = &control.Controller{Store: st, Temporal: e.client, Registry: e.reg, TaskQueue: e.queue}
 	return e
 }
 
@@ -122,14 +137,22 @@ func (e *env) startWorker() {
 	e.worker = e.newWorker(worker.Options{Interceptors: e.ints})
 }
 
-// newWorker starts a worker on the env's task queue with the given options.
+// newWorker starts a worker on the env's task queue with the given options
+// (on the env's own client when withClient gave one).
 func (e *env) newWorker(opts worker.Options) worker.Worker {
-	return temporalServer().NewWorkerWithOptions(e.queue, func(r worker.Registry) {
+	register := func(r worker.Registry) {
 		e.run.Register(r, &activities.Activities{
 			Store: e.store, Registry: e.reg, HeartbeatInterval: 100 * time.Millisecond,
 			Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),
 		})
-	}, opts)
+	}
+	if e.dial == nil {
+		return temporalServer().NewWorkerWithOptions(e.queue, register, opts)
+	}
+	w := worker.New(e.client, e.queue, opts)
+	register(w)
+	require.NoError(e.t, w.Start())
+	return w
 }
 
 // connect connects an integration and waits for its onboarding to end.

@@ -88,7 +88,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(migrateCmd(e), connectCmd(e), processIntegrationCmd(e), continueRunCmd(e))
 	root.AddCommand(schedulesCmd(e))
 	root.AddCommand(serveCmd(e))
-	root.AddCommand(rotateKeyCmd(e), apiTokenCmd(e))
+	root.AddCommand(rotateKeyCmd(e), apiTokenCmd(e), codecServerCmd(e))
 	return root
 }
 

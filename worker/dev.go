@@ -38,6 +38,13 @@ func startDev(ctx context.Context, cfg *config.Config, services **registry.Regis
 	cfg.DatabaseURL = env.DatabaseURL
 	cfg.TemporalAddress = env.TemporalAddress
 	cfg.Keyring = env.Keyring
+	// The embedded server is plain gRPC on loopback: the TLS and API key
+	// settings of a real cluster do not apply to it (payload encryption
+	// does).
+	if sec := cfg.Temporal; sec.APIKey != "" || sec.CertFile != "" || sec.CertData != "" || sec.CAFile != "" || sec.CAData != "" || (sec.TLS != nil && *sec.TLS) {
+		logger.Warn("dev mode: the TEMPORAL_TLS_* and TEMPORAL_API_KEY settings are ignored, the worker uses its own Temporal server")
+	}
+	cfg.Temporal = config.TemporalSecurity{PayloadEncryption: cfg.Temporal.PayloadEncryption}
 	*services = env.Registry
 	return env, nil
 }

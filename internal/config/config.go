@@ -22,8 +22,14 @@ type Config struct {
 	TemporalNamespace string
 	TaskQueue         string
 	// Keyring seals the tokens at rest (ENCRYPTION_KEY, ...): nil when no
-	// key is configured (LoadKeyring).
+	// key is configured (LoadKeyring). With payload encryption on, it
+	// seals the Temporal payloads too.
 	Keyring *secrets.Keyring
+	// Temporal is how the Temporal connection is secured (TEMPORAL_TLS_*,
+	// TEMPORAL_API_KEY, TEMPORAL_PAYLOAD_ENCRYPTION); a malformed value
+	// is reported by DialTemporal.
+	Temporal    TemporalSecurity
+	temporalErr error
 }
 
 // DefaultTaskQueue is the task queue when TEMPORAL_TASK_QUEUE is unset.
@@ -32,12 +38,14 @@ const DefaultTaskQueue = "integrations"
 // FromEnv reads DATABASE_URL, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and
 // TEMPORAL_TASK_QUEUE.
 func FromEnv() Config {
-	return Config{
+	c := Config{
 		DatabaseURL:       os.Getenv("DATABASE_URL"),
 		TemporalAddress:   getenv("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
 		TemporalNamespace: getenv("TEMPORAL_NAMESPACE", "default"),
 		TaskQueue:         getenv("TEMPORAL_TASK_QUEUE", DefaultTaskQueue),
 	}
+	c.Temporal, c.temporalErr = TemporalSecurityFromEnv()
+	return c
 }
 
 // RequireDatabase says clearly when DATABASE_URL is missing.
@@ -83,10 +91,9 @@ func Logger(level slog.Level) *slog.Logger {
 // logger would write to stdout). Options may set more of the client's
 // options (its metrics handler, say).
 func (c Config) DialTemporal(ctx context.Context, logger *slog.Logger, options ...func(*client.Options)) (client.Client, error) {
-	opts := client.Options{
-		HostPort:  c.TemporalAddress,
-		Namespace: c.TemporalNamespace,
-		Logger:    tlog.NewStructuredLogger(logger),
+	opts, err := c.TemporalClientOptions(logger)
+	if err != nil {
+		return nil, err
 	}
 	for _, o := range options {
 		o(&opts)
@@ -96,6 +103,23 @@ func (c Config) DialTemporal(ctx context.Context, logger *slog.Logger, options .
 		return nil, fmt.Errorf("connect to Temporal at %s: %w", c.TemporalAddress, err)
 	}
 	return cl, nil
+}
+
+// TemporalClientOptions are the options every command's Temporal client is
+// made with: address, namespace, logger, TLS or API key, payload codec.
+func (c Config) TemporalClientOptions(logger *slog.Logger) (client.Options, error) {
+	if c.temporalErr != nil {
+		return client.Options{}, c.temporalErr
+	}
+	opts := client.Options{
+		HostPort:  c.TemporalAddress,
+		Namespace: c.TemporalNamespace,
+		Logger:    tlog.NewStructuredLogger(logger),
+	}
+	if err := c.Temporal.apply(&opts, c.Keyring); err != nil {
+		return client.Options{}, err
+	}
+	return opts, nil
 }
 
 func getenv(key, def string) string {

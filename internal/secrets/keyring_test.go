@@ -5,13 +5,16 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 func rawKey(t *testing.T) []byte {
@@ -171,4 +174,47 @@ func TestCodec(t *testing.T) {
 	other, _ := NewKeyring(rawKey(t))
 	_, err = NewCodec(other).Decode(enc)
 	assert.True(t, errors.Is(err, ErrUnknownKey), "%v", err)
+}
+
+func TestCodecHandler(t *testing.T) {
+	ring, err := NewKeyring(rawKey(t))
+	require.NoError(t, err)
+	plain, err := converter.GetDefaultDataConverter().ToPayloads("run-42")
+	require.NoError(t, err)
+	enc, err := NewCodec(ring).Encode(plain.Payloads)
+	require.NoError(t, err)
+	body, err := protojson.Marshal(&commonpb.Payloads{Payloads: enc})
+	require.NoError(t, err)
+
+	h := CodecHandler(ring, CodecServerOptions{Origins: []string{"http://ui.example:8233"}, Authorization: "Bearer let-me-in"})
+	post := func(path, origin, authz string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("POST", path, bytes.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		if origin != "" {
+			r.Header.Set("Origin", origin)
+		}
+		if authz != "" {
+			r.Header.Set("Authorization", authz)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	w := post("/default/decode", "http://ui.example:8233", "Bearer let-me-in")
+	require.Equal(t, 200, w.Code, w.Body.String())
+	assert.Equal(t, "http://ui.example:8233", w.Header().Get("Access-Control-Allow-Origin"))
+	var out commonpb.Payloads
+	require.NoError(t, protojson.Unmarshal(w.Body.Bytes(), &out))
+	var s string
+	require.NoError(t, converter.GetDefaultDataConverter().FromPayload(out.Payloads[0], &s))
+	assert.Equal(t, "run-42", s)
+
+	assert.Equal(t, 401, post("/default/decode", "", "Bearer wrong").Code)
+	assert.Equal(t, 403, post("/default/decode", "http://evil.example", "Bearer let-me-in").Code)
+	pre := httptest.NewRequest("OPTIONS", "/default/decode", nil)
+	pre.Header.Set("Origin", "http://ui.example:8233")
+	pw := httptest.NewRecorder()
+	h.ServeHTTP(pw, pre)
+	assert.Equal(t, 204, pw.Code, "a preflight needs no Authorization")
+	assert.Contains(t, pw.Header().Get("Access-Control-Allow-Headers"), "Authorization")
 }
