@@ -271,6 +271,15 @@ func (c *Controller) startRun(ctx context.Context, integrationID string, onboard
 		if aerr != nil {
 			return Started{}, aerr
 		}
+		if c.awaitClosing(ctx, workflows.WorkflowID(integ.ID), active.RunID) {
+			started, err = c.startWorkflow(ctx, in)
+			if !errors.As(err, &already) {
+				return started, err
+			}
+			if active, aerr = c.activeRun(ctx, integ.ID); aerr != nil {
+				return Started{}, aerr
+			}
+		}
 		if !onboarding || active.Onboarding {
 			return Started{}, &AlreadyRunningError{IntegrationID: integ.ID, RunID: active.RunID}
 		}
@@ -283,6 +292,27 @@ func (c *Controller) startRun(ctx context.Context, integrationID string, onboard
 	// activity (store.BeginRun), ordered before the run's own end: set
 	// here, after the start, it could overwrite a fast run's done.
 	return started, err
+}
+
+// closingWait bounds how long a start waits for an execution whose run has
+// already ended to close.
+const closingWait = 10 * time.Second
+
+// awaitClosing reports whether the execution workflowID, running runID, has
+// closed after a short wait, when its run row is already final: its last
+// activity (FinishRun) is done and only the workflow's own completion is
+// left. A start right after a run ended (a user clicking "check" as the
+// onboarding finishes) is then not refused as "already running".
+func (c *Controller) awaitClosing(ctx context.Context, workflowID, runID string) bool {
+	run, err := c.Store.GetRun(ctx, runID)
+	if err != nil || (run.State != store.RunProcessed && run.State != store.RunError) {
+		return false
+	}
+	wctx, cancel := context.WithTimeout(ctx, closingWait)
+	defer cancel()
+	// Get waits for the close; the run's own result or failure does not matter here.
+	_ = c.Temporal.GetWorkflow(wctx, workflowID, "").Get(wctx, nil)
+	return wctx.Err() == nil
 }
 
 // ContinueRun re-processes the pending and failed streams of a run that

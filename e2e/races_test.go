@@ -14,6 +14,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/interceptor"
 
 	"github.com/crowdflow/crowdflow/api"
 	"github.com/crowdflow/crowdflow/control"
@@ -220,4 +223,58 @@ func TestAPIConnectWithIdempotencyKey(t *testing.T) {
 	require.Equal(t, http.StatusCreated, status, other)
 	assert.NotEqual(t, first["integrationId"], other["integrationId"])
 	assert.Equal(t, 2, e.count(`SELECT count(*) FROM integrations`))
+}
+
+// slowClose holds FinishRun's completion back after it committed, so the
+// run's row is final while its execution is still open: the window in
+// which a start right after a run ended used to be refused.
+type slowClose struct {
+	interceptor.WorkerInterceptorBase
+	hold time.Duration
+}
+
+func (s *slowClose) InterceptActivity(_ context.Context, next interceptor.ActivityInboundInterceptor) interceptor.ActivityInboundInterceptor {
+	return &slowCloseActivity{ActivityInboundInterceptorBase: interceptor.ActivityInboundInterceptorBase{Next: next}, hold: s.hold}
+}
+
+type slowCloseActivity struct {
+	interceptor.ActivityInboundInterceptorBase
+	hold time.Duration
+}
+
+func (a *slowCloseActivity) ExecuteActivity(ctx context.Context, in *interceptor.ExecuteActivityInput) (any, error) {
+	res, err := a.Next.ExecuteActivity(ctx, in)
+	if activity.GetInfo(ctx).ActivityType.Name == "FinishRun" {
+		time.Sleep(a.hold)
+	}
+	return res, err
+}
+
+// A check started once the onboarding's row says processed, while its
+// execution is still closing, waits for the close and starts: it is not
+// refused as "already running" (seen as a 409 from the API in the window
+// between the run's last activity and the workflow's completion).
+func TestStartRightAfterARunEndedIsNotRefused(t *testing.T) {
+	e := newEnv(t, []integrations.Service{testservice.New(engineScript())}, withInterceptor(&slowClose{hold: 2 * time.Second}))
+	ctx := context.Background()
+	first := e.connectNoWait("")
+	deadline := time.Now().Add(time.Minute)
+	for {
+		run, err := e.store.GetRun(ctx, first.RunID)
+		require.NoError(t, err)
+		if run.State == store.RunProcessed {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "onboarding never processed: %s", run.State)
+		time.Sleep(20 * time.Millisecond)
+	}
+	desc, err := e.ctl.Temporal.DescribeWorkflowExecution(ctx, first.WorkflowID, "")
+	require.NoError(t, err)
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, desc.GetWorkflowExecutionInfo().GetStatus(),
+		"the window this test is about: the row is final, the execution still open")
+
+	check, err := e.ctl.StartRun(ctx, first.IntegrationID, false)
+	require.NoError(t, err, "a start after the run ended is not refused")
+	assert.NotEqual(t, first.RunID, check.RunID)
+	assert.Equal(t, store.RunProcessed, e.wait(check))
 }
