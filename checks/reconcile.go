@@ -60,7 +60,7 @@ func (a *Activities) ReconcileRunsPage(ctx context.Context, in workflows.Reconci
 		if reason == "" {
 			continue
 		}
-		ended, err := st.EndOrphanedRun(ctx, run.ID, in.Quiet, store.Failure{ErrorPoint: "reconciled", Message: reason})
+		ended, err := st.EndOrphanedRun(ctx, run.ID, in.Quiet, store.Failure{ErrorPoint: store.ErrorPointReconciled, Message: reason})
 		if err != nil {
 			return res, err
 		}

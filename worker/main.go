@@ -93,11 +93,18 @@ func run(logger *slog.Logger) error {
 	metrics.RegisterRunGauges(reg, st)
 	if addr := metrics.AddrFromEnv(metrics.DefaultWorkerAddr); addr != "" {
 		ms, err := metrics.Listen(addr, reg, logger)
-		if err != nil {
+		switch {
+		case err != nil && *devFlag && os.Getenv("METRICS_ADDR") == "":
+			// A second dev worker on one machine (or anything else on the
+			// default port) must not keep the dev mode from starting: its
+			// metrics are a convenience there, not a contract.
+			logger.Warn("dev mode: metrics not served (set METRICS_ADDR to choose a free address)", "addr", addr, "err", err)
+		case err != nil:
 			return err
+		default:
+			defer ms.Close()
+			logger.Info("metrics listening", "url", "http://"+ms.Addr()+"/metrics")
 		}
-		defer ms.Close()
-		logger.Info("metrics listening", "url", "http://"+ms.Addr()+"/metrics")
 	}
 	tc, err := cfg.DialTemporal(ctx, logger, reg.TemporalClientOption())
 	if err != nil {
