@@ -62,7 +62,7 @@ func temporalServer() *temporaltest.TestServer {
 // env is one test's world: a database, a worker on its own task queue with
 // the given services, and a controller as the starter and the API use it.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	dbURL  string
 	store  *store.Store
 	key    string // ENCRYPTION_KEY of the store and the starters run
@@ -92,7 +92,7 @@ func withInterceptor(i interceptor.WorkerInterceptor) option {
 	return func(e *env) { e.ints = append(e.ints, i) }
 }
 
-func newEnv(t *testing.T, services []integrations.Service, opts ...option) *env {
+func newEnv(t testing.TB, services []integrations.Service, opts ...option) *env {
 	t.Helper()
 	ts := temporalServer()
 	dbURL := pgtest.NewDatabase(t)
@@ -226,7 +226,7 @@ var (
 )
 
 // starter builds the starter command once, to run it as a user would.
-func starter(t *testing.T) string {
+func starter(t testing.TB) string {
 	t.Helper()
 	starterOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "starter-bin-")

@@ -24,6 +24,9 @@ type Page struct {
 	Newest  time.Time
 	// NewStreams are stream names this page adds.
 	NewStreams []string
+	// Members is how many distinct members the stream's records cycle
+	// through (0: three), to size the member upserts in benchmarks.
+	Members int
 }
 
 // Script says what each stream does.
@@ -227,9 +230,13 @@ func (s *Service) ProcessStream(ctx context.Context, run *integrations.RunContex
 	res := &integrations.StreamResult{Sleep: s.script.SleepAfter[st.Name]}
 	if m.Page < len(pages) {
 		pg := pages[m.Page]
+		members := pg.Members
+		if members <= 0 {
+			members = 3
+		}
 		for i := 0; i < pg.Records; i++ {
 			ts := pg.Newest.Add(-time.Duration(i) * time.Minute)
-			user := fmt.Sprintf("user-%s-%d", st.Name, i%3)
+			user := fmt.Sprintf("user-%s-%d", st.Name, i%members)
 			res.Activities = append(res.Activities, integrations.Activity{
 				Type: "message", SourceID: fmt.Sprintf("%s-%d-%d", st.Name, m.Page, i), Timestamp: ts,
 				Body: "hello", Score: 1, Channel: st.Name,
