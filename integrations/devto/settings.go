@@ -1,7 +1,6 @@
 package devto
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -42,23 +41,11 @@ var slugRe = regexp.MustCompile(`^[a-z0-9_-]{1,100}$`)
 // call the API. Unknown keys are refused, so that a typo ("organisations")
 // is not silently ignored.
 func (s *Service) ValidateSettings(raw json.RawMessage) (json.RawMessage, error) {
-	var fields map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(&fields); err != nil || fields == nil {
-		return nil, &integrations.FieldError{Field: "settings", Message: "must be a JSON object"}
-	}
-	if dec.More() {
-		return nil, &integrations.FieldError{Field: "settings", Message: "must be a single JSON object"}
-	}
-	for k := range fields {
-		switch k {
-		case settingUsers, settingOrganizations, settingArticles:
-		default:
-			return nil, &integrations.FieldError{Field: k, Message: "unknown setting (known: users, organizations, articles)"}
-		}
+	fields, err := integrations.SettingsFields(raw, []string{settingUsers, settingOrganizations, settingArticles})
+	if err != nil {
+		return nil, err
 	}
 	var out Settings
-	var err error
 	if out.Users, err = names(settingUsers, fields[settingUsers]); err != nil {
 		return nil, err
 	}

@@ -57,20 +57,9 @@ const siteURL = "https://github.com"
 // given alone), listed once. An empty repos list is valid: a GitHub App
 // installation lists its repositories itself. Unknown keys are refused.
 func (s *Service) ValidateSettings(raw json.RawMessage) (json.RawMessage, error) {
-	var fields map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(&fields); err != nil || fields == nil {
-		return nil, &integrations.FieldError{Field: "settings", Message: "must be a JSON object"}
-	}
-	if dec.More() {
-		return nil, &integrations.FieldError{Field: "settings", Message: "must be a single JSON object"}
-	}
-	for k := range fields {
-		switch k {
-		case settingRepos, settingUnavailable, settingUpdateAttrs, settingCheckpoints:
-		default:
-			return nil, &integrations.FieldError{Field: k, Message: "unknown setting (known: repos, unavailableRepos, updateMemberAttributes)"}
-		}
+	fields, err := integrations.SettingsFields(raw, []string{settingRepos, settingUnavailable, settingUpdateAttrs}, settingCheckpoints)
+	if err != nil {
+		return nil, err
 	}
 	var out Settings
 	for _, key := range []string{settingRepos, settingUnavailable} {
