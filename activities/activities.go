@@ -134,6 +134,7 @@ func (a *Activities) StartRun(ctx context.Context, in StartRunInput) (StartRunRe
 // discovered now and never fetched (a Slack channel joined meanwhile, a
 // Dev.to article that changed meanwhile).
 func (a *Activities) Preprocess(ctx context.Context, in RunRef) (Delay, error) {
+	ctx = a.apiContext(ctx)
 	defer a.heartbeat(ctx)()
 	rc, svc, err := a.runContext(ctx, in.RunID)
 	if err != nil {
@@ -177,6 +178,7 @@ type GetStreamsResult struct {
 // GetStreams stores the run's root streams. A run that has streams (a
 // retried activity, a continued run) keeps them and is not asked again.
 func (a *Activities) GetStreams(ctx context.Context, in RunRef) (GetStreamsResult, error) {
+	ctx = a.apiContext(ctx)
 	defer a.heartbeat(ctx)()
 	has, err := a.Store.HasStreams(ctx, in.RunID)
 	if err != nil || has {
@@ -261,6 +263,7 @@ type ProcessStreamResult struct {
 // ProcessStream fetches one stream page and commits it, with its new
 // streams and its state change, in one transaction.
 func (a *Activities) ProcessStream(ctx context.Context, in ProcessStreamInput) (ProcessStreamResult, error) {
+	ctx = a.apiContext(ctx)
 	defer a.heartbeat(ctx)()
 	st, err := a.Store.GetStream(ctx, in.StreamID)
 	if err != nil {
@@ -363,6 +366,7 @@ func (a *Activities) ResumeRun(ctx context.Context, in RunRef) error {
 // Postprocess runs the service's postprocess step and saves the settings
 // it returns.
 func (a *Activities) Postprocess(ctx context.Context, in RunRef) error {
+	ctx = a.apiContext(ctx)
 	defer a.heartbeat(ctx)()
 	rc, svc, err := a.runContext(ctx, in.RunID)
 	if err != nil {
@@ -470,6 +474,12 @@ func (a *Activities) runContext(ctx context.Context, runID string) (*integration
 		Tokens:       a.Store,
 		Records:      a.Store,
 	}, svc, nil
+}
+
+// apiContext is the context of a step that calls a platform's API: what
+// the HTTP clients under it need from the engine travels in it.
+func (a *Activities) apiContext(ctx context.Context) context.Context {
+	return ctx
 }
 
 func (a *Activities) logger(ctx context.Context) *slog.Logger {

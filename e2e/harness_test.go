@@ -22,12 +22,14 @@ import (
 	"go.temporal.io/sdk/interceptor"
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/server/temporal"
 	"go.temporal.io/server/temporaltest"
 
 	"github.com/crowdflow/crowdflow/activities"
 	"github.com/crowdflow/crowdflow/control"
 	"github.com/crowdflow/crowdflow/integrations"
 	"github.com/crowdflow/crowdflow/integrations/registry"
+	"github.com/crowdflow/crowdflow/internal/devmode"
 	"github.com/crowdflow/crowdflow/internal/pgtest"
 	"github.com/crowdflow/crowdflow/internal/secrets"
 	"github.com/crowdflow/crowdflow/store"
@@ -51,7 +53,8 @@ func quietLogger() tlog.Logger {
 // tests; each test has its own task queue and database.
 func temporalServer() *temporaltest.TestServer {
 	serverOnce.Do(func() {
-		server = temporaltest.NewServer(temporaltest.WithBaseClientOptions(client.Options{Logger: quietLogger()}))
+		server = temporaltest.NewServer(temporaltest.WithBaseClientOptions(client.Options{Logger: quietLogger()}),
+			temporaltest.WithBaseServerOptions(temporal.WithDynamicConfigClient(devmode.DynamicConfig())))
 		if err := workflows.EnsureSearchAttributes(context.Background(), server.GetDefaultClient(), server.GetDefaultNamespace()); err != nil {
 			panic(err)
 		}

@@ -13,6 +13,11 @@ type RateLimitedError struct {
 	Until time.Time
 	// Reason names the call that was refused, for the run row and the UI.
 	Reason string
+	// Bucket is set when the refusal is one route's and not the whole
+	// credential's (a Discord per-route bucket): the engine then holds back
+	// only the stream that was refused, and the run's other streams go on.
+	// Empty means the whole credential waits, and with it the whole run.
+	Bucket string
 }
 
 func (e *RateLimitedError) Error() string {

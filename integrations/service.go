@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -32,6 +35,25 @@ type Config struct {
 	// OnboardingLimitModifierFactor multiplies GlobalLimit for onboarding
 	// runs. 0 means 1.
 	OnboardingLimitModifierFactor float64
+	// ParallelStreams is how many streams of one run may be processed at
+	// once. 0 means 1. PARALLEL_STREAMS_<PLATFORM> (e.g.
+	// PARALLEL_STREAMS_TWITTER_REACH), else PARALLEL_STREAMS, overrides it
+	// (see StreamsInFlight).
+	ParallelStreams int
+}
+
+// StreamsInFlight is how many streams of a run of platform may be in
+// flight at once: the environment's override, else the service's
+// ParallelStreams, at least 1. An override that is not a positive integer
+// is ignored.
+func (c Config) StreamsInFlight(platform string) int {
+	env := "PARALLEL_STREAMS_" + strings.ToUpper(strings.ReplaceAll(platform, "-", "_"))
+	for _, name := range []string{env, "PARALLEL_STREAMS"} {
+		if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+			return n
+		}
+	}
+	return max(c.ParallelStreams, 1)
 }
 
 // EffectiveLimit is the global limit that applies to a run, 0 when none does.

@@ -64,8 +64,10 @@ type devTemporal struct {
 	uiDone chan struct{}
 }
 
-// dynamicConfig are the server's settings that differ from the defaults.
-func dynamicConfig() dynamicconfig.StaticClient {
+// DynamicConfig are the server's settings that differ from the defaults.
+// The end-to-end tests and benchmarks run their server with them too, so
+// they measure what a developer's server does.
+func DynamicConfig() dynamicconfig.StaticClient {
 	return dynamicconfig.StaticClient{
 		// The history service moves at most 20 tasks a second from each
 		// of its queues by default: one workflow could not run more than
@@ -123,7 +125,7 @@ func startTemporal(ctx context.Context, o temporalOptions) (*devTemporal, error)
 		temporal.WithConfig(cfg),
 		temporal.ForServices(temporal.DefaultServices),
 		temporal.WithLogger(logger),
-		temporal.WithDynamicConfigClient(dynamicConfig()),
+		temporal.WithDynamicConfigClient(DynamicConfig()),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("set up the Temporal server: %w", err)
