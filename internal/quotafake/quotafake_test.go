@@ -1,6 +1,7 @@
 package quotafake
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -13,8 +14,11 @@ import (
 	"testing"
 	"time"
 
+	slackapi "github.com/slack-go/slack"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/crowdflow/crowdflow/integrations/slack/slackfake"
 )
 
 // clock is a settable clock for the windows.
@@ -316,4 +320,28 @@ func TestLatency(t *testing.T) {
 func withoutTimes(c Counts) Counts {
 	c.FirstServed, c.LastServed = time.Time{}, time.Time{}
 	return c
+}
+
+// The Slack client the integration uses reads the middleware's refusal in
+// front of the Slack fake as Slack's own: a RateLimitedError with the
+// window's remaining time.
+func TestSlackClientReadsTheRefusal(t *testing.T) {
+	const token = "xoxb-quotafake-test"
+	world := slackfake.World{
+		Team: slackfake.Team{ID: "TQUOTA0001", Name: "Quota", Domain: "quota"}, BotToken: token, BotUserID: "UQUOTABOT1",
+		Users: []slackfake.User{{ID: "UQUOTABOT1", Name: "bot", IsBot: true, BotID: "BQUOTABOT1"}},
+	}
+	m := New(slackfake.New(world), Options{Limit: 1, Window: time.Minute, Refusal: SlackRefusal})
+	srv := httptest.NewServer(m)
+	defer srv.Close()
+	api := slackapi.New(token, slackapi.OptionAPIURL(srv.URL+"/"))
+	// One page at a time, as the integration asks (GetUsers would wait
+	// out the 429 itself).
+	_, err := api.GetUsersPaginated().Next(context.Background())
+	require.NoError(t, err)
+	_, err = api.GetUsersPaginated().Next(context.Background())
+	var rl *slackapi.RateLimitedError
+	require.ErrorAs(t, err, &rl)
+	assert.Equal(t, time.Minute, rl.RetryAfter)
+	assert.Equal(t, Counts{Served: 1, Limited: 1}, withoutTimes(m.Counts(token)))
 }
