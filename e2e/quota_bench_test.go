@@ -145,7 +145,8 @@ func BenchmarkQuotaBound(b *testing.B) {
 		b.Setenv("PARALLEL_STREAMS_SLACK", strconv.Itoa(streams))
 		b.Logf("workspace: %d channels, at least %d streams, %d activities; %d streams in flight", shape.Channels, shape.streams(), shape.activities(), streams)
 		for i := 0; i < b.N; i++ {
-			q := quotafake.New(slackfake.New(world), quotaOptions(b, quotafake.SlackRefusal))
+			fake := slackfake.New(world)
+			q := quotafake.New(fake, quotaOptions(b, quotafake.SlackRefusal))
 			srv := httptest.NewServer(q)
 			e := newEnv(b, []integrations.Service{slack.New(slack.Options{APIURL: srv.URL + "/"})})
 			start := time.Now()
@@ -158,6 +159,7 @@ func BenchmarkQuotaBound(b *testing.B) {
 			require.Equal(b, shape.Users, e.count(`SELECT count(*) FROM "memberIdentities"`))
 			require.GreaterOrEqual(b, e.count(`SELECT count(*) FROM "integrationStreams"`), shape.streams())
 			quotaFigures(b, q, elapsed)
+			b.Logf("calls: %s", slackCalls(fake))
 			srv.Close()
 			b.StartTimer()
 		}
