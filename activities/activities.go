@@ -11,6 +11,7 @@ import (
 
 	"github.com/crowdflow/crowdflow/integrations"
 	"github.com/crowdflow/crowdflow/integrations/registry"
+	"github.com/crowdflow/crowdflow/internal/quota"
 	"github.com/crowdflow/crowdflow/store"
 )
 
@@ -479,7 +480,7 @@ func (a *Activities) runContext(ctx context.Context, runID string) (*integration
 // apiContext is the context of a step that calls a platform's API: what
 // the HTTP clients under it need from the engine travels in it.
 func (a *Activities) apiContext(ctx context.Context) context.Context {
-	return ctx
+	return quota.WithLedger(ctx, a.Store)
 }
 
 func (a *Activities) logger(ctx context.Context) *slog.Logger {

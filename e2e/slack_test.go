@@ -13,6 +13,7 @@ import (
 	"github.com/crowdflow/crowdflow/integrations"
 	"github.com/crowdflow/crowdflow/integrations/slack"
 	"github.com/crowdflow/crowdflow/integrations/slack/slackfake"
+	"github.com/crowdflow/crowdflow/internal/quota"
 	"github.com/crowdflow/crowdflow/store"
 )
 
@@ -247,7 +248,10 @@ func TestSlackRateLimitDelaysTheRun(t *testing.T) {
 	require.Greater(t, calls, 10)
 
 	// The same onboarding with a 429 half-way: n calls go through, then
-	// Retry-After: 1 s. n is over half the calls, so one 429 hits.
+	// Retry-After: 1 s. n is over half the calls, so one 429 hits. The
+	// quota transport would wait out so short a 429 in place and send the
+	// call again: with QUOTA_MAX_WAIT under a second, it reaches the engine.
+	t.Setenv(quota.EnvMaxWait, "500ms")
 	e := newSlackEnv(t, s.w)
 	n := calls/2 + 1
 	e.fake.RateLimitAfter(n, time.Second)

@@ -16,6 +16,7 @@ import (
 	slackapi "github.com/slack-go/slack"
 
 	"github.com/crowdflow/crowdflow/integrations"
+	"github.com/crowdflow/crowdflow/internal/quota"
 	"github.com/crowdflow/crowdflow/internal/safehttp"
 )
 
@@ -118,8 +119,10 @@ func New(o Options) *Service {
 	if !strings.HasSuffix(u, "/") {
 		u += "/"
 	}
-	// The token never follows a redirect to another server.
-	hc := safehttp.Client(o.HTTPClient, 60*time.Second)
+	// The token never follows a redirect to another server, and every
+	// call is booked in the quota ledger the activity's context carries
+	// (one budget per token).
+	hc := quota.Wrap(safehttp.Client(o.HTTPClient, 60*time.Second), quota.Slack)
 	ps := o.PageSize
 	if ps <= 0 {
 		ps = defaultPageSize
