@@ -150,11 +150,14 @@ func TestDevtoRateLimitDelaysTheRun(t *testing.T) {
 	assert.Equal(t, 1, e.history(started).Timers)
 }
 
-// TestDevtoThrottleWaitedInPlace: the fake throttles as Dev.to does (3
-// requests a second per address) and two workers' worth of requests go
-// unpaced: the 429s (Retry-After: 1) are waited out inside the
-// activities, so the run needs no timer and no retry, and loses nothing.
-func TestDevtoThrottleWaitedInPlace(t *testing.T) {
+// TestDevtoThrottlePacedByTheLedger: the fake throttles as Dev.to does (3
+// requests a second per address) and the service's own pacer is off: the
+// quota ledger paces the worker's requests for the address, so the
+// throttle refuses nothing, and the run needs no timer and no retry, and
+// loses nothing. (Before the ledger, these unpaced requests met the
+// throttle and waited its 429s out in place: the devto package's
+// TestThrottle keeps that path covered.)
+func TestDevtoThrottlePacedByTheLedger(t *testing.T) {
 	fake := devtofake.New(devtoWorld())
 	srv := httptest.NewServer(fake.Handler())
 	t.Cleanup(srv.Close)
@@ -163,7 +166,7 @@ func TestDevtoThrottleWaitedInPlace(t *testing.T) {
 	started, state := e.connect(devto.Platform, devtoSettings, "")
 	require.Equal(t, store.RunProcessed, state)
 	e.assertOnboarded()
-	assert.Positive(t, fake.Throttled(), "the throttle refused requests")
+	assert.Zero(t, fake.Throttled(), "the throttle refused nothing")
 	h := e.history(started)
 	assert.Zero(t, h.Timers, "no durable wait")
 	assert.Zero(t, h.Retries, "no activity retried")

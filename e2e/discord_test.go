@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"github.com/crowdflow/crowdflow/integrations"
 	"github.com/crowdflow/crowdflow/integrations/discord"
 	"github.com/crowdflow/crowdflow/integrations/discord/discordfake"
+	"github.com/crowdflow/crowdflow/internal/quota"
 	"github.com/crowdflow/crowdflow/store"
 )
 
@@ -257,7 +259,10 @@ func TestDiscordRateLimitDelaysTheRun(t *testing.T) {
 	// Preprocess makes 5 calls (channels, active threads, the archived
 	// threads of #general, #announcements and #mods) and the members
 	// stream one: the 7th call, #general's messages, gets a 429 with
-	// retry_after 1.5 s.
+	// retry_after 1.5 s. The quota transport would wait so short a 429
+	// out in place and send the call again: with QUOTA_MAX_WAIT under
+	// 1.5 s, it reaches the engine.
+	t.Setenv(quota.EnvMaxWait, "1s")
 	e := newDiscordEnv(t, s.w)
 	e.fake.RateLimitAfter(6, 1500*time.Millisecond)
 	stop := e.watchDelays()
@@ -283,15 +288,19 @@ func TestDiscordRateLimitDelaysTheRun(t *testing.T) {
 	assert.Equal(t, e.history(started).Delays, seen, "the run row said delayed meanwhile")
 }
 
-func TestDiscordLowQuotaSleeps(t *testing.T) {
+// TestDiscordLowQuotaWaitsInTheLedger: a bucket left at one call used to
+// make its stream ask the whole run to sleep until the bucket's reset.
+// The quota ledger now holds only that route's next call (in place, or by
+// a RateLimitedError for that route), so the run neither sleeps nor meets
+// a 429.
+func TestDiscordLowQuotaWaitsInTheLedger(t *testing.T) {
 	s := newDiscordWorld()
 	e := newDiscordEnv(t, s.w)
 	started, state := e.connect(discord.Platform, s.settings(), discordToken)
 	require.Equal(t, store.RunProcessed, state)
 
 	// Two calls a bucket per 1.5 s: every first call of a route leaves
-	// X-RateLimit-Remaining at 1. Preprocess does not wait on it (it calls
-	// each route once); a stream page does, after its records are stored.
+	// X-RateLimit-Remaining at 1, which the ledger learns.
 	e.fake.Update(func(sw *discordfake.Switches) {
 		sw.BucketLimit = 2
 		sw.BucketWindow = 1500 * time.Millisecond
@@ -307,11 +316,14 @@ func TestDiscordLowQuotaSleeps(t *testing.T) {
 	assert.Equal(t, 1, e.count(`SELECT count(*) FROM activities WHERE "sourceId" = $1`, c1.ID))
 	assert.Equal(t, []string{"members|processed", "channel|general|processed"}, e.strings(`SELECT concat_ws('|', name, metadata->>'name', state)
 		FROM "integrationStreams" WHERE "runId" = $1 AND retries IS NULL ORDER BY name DESC`, check.RunID), "the members listing and one channel, one page each")
-	assert.Len(t, e.callsTo("/channels/"+s.general+"/messages"), 1, "read once: the sleep comes after the page is stored")
+	assert.Len(t, e.callsTo("/channels/"+s.general+"/messages"), 1, "read once")
 	for _, c := range e.fake.Calls() {
 		assert.NotEqual(t, http.StatusTooManyRequests, c.Status, c.String())
 	}
-	want := []string{"stream members asked to sleep 1.5s", "stream channel asked to sleep 1.5s"}
-	assert.Equal(t, runHistory{Timers: 2, Delays: want}, e.history(check), "each sleep was a durable timer")
-	assert.Equal(t, want, seen, "the run row said delayed meanwhile")
+	assert.Equal(t, runHistory{}, e.history(check), "no sleep of the whole run, no durable timer")
+	assert.Empty(t, seen, "the run was never delayed")
+	var remaining int
+	require.NoError(t, e.store.Pool().QueryRow(context.Background(), `SELECT remaining FROM "quotaLedger"
+		WHERE key LIKE 'discord|%|GET /channels/' || $1 || '/messages'`, s.general).Scan(&remaining))
+	assert.Equal(t, 1, remaining, "the ledger knows the route's bucket")
 }

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/crowdflow/crowdflow/integrations"
+	"github.com/crowdflow/crowdflow/internal/quota"
 )
 
 const (
@@ -47,10 +48,13 @@ type client struct {
 	base string // e.g. https://dev.to/api, no trailing slash
 	http *http.Client
 	now  func() time.Time
-	// pace spaces every request of the process's Service: Forem counts
-	// per address, so one limiter for all integrations and keys (nil:
-	// no pacing). Its burst is 1, so no fixed one-second window ever
-	// sees more than the rate's requests.
+	// pace spaces every request of the process's Service when the call's
+	// context carries no quota ledger (a service called outside an
+	// activity: tests, tools): Forem counts per address, so one limiter
+	// for all integrations and keys (nil: no pacing). Its burst is 1, so
+	// no fixed one-second window ever sees more than the rate's requests.
+	// In an activity the ledger paces instead (quota.Devto), for every
+	// worker of the address at once, not per process.
 	pace *rate.Limiter
 }
 
@@ -104,7 +108,7 @@ func (e *throttled) Error() string { return "devto " + e.call + ": 429 Too Many 
 // errors or logs.
 func (c *client) get(ctx context.Context, path string, query url.Values, apiKey string, out any) error {
 	for attempt := 0; ; attempt++ {
-		if c.pace != nil {
+		if c.pace != nil && quota.LedgerFrom(ctx) == nil {
 			if err := c.pace.Wait(ctx); err != nil {
 				return fmt.Errorf("devto GET %s: %w", path, err)
 			}

@@ -23,8 +23,11 @@
 //     settings, leaving out those whose stream did not finish.
 //
 // Pacing: Dev.to lets an address make 3 API reads a second (429 with
-// Retry-After: 1 and a plain-text body past it). A Service spaces all its
-// requests to that rate (Options.RequestsPerSecond), and a 429 asking for
+// Retry-After: 1 and a plain-text body past it). In an activity, every
+// request is booked in the shared quota ledger (internal/quota's Devto
+// policy: one budget per address, 3 a second, whatever the worker);
+// called without a ledger, a Service spaces its own requests to that rate
+// (Options.RequestsPerSecond). A 429 asking for
 // at most 2 s is waited out in place, up to 5 times a request, so that a
 // stream of a tree and N profiles keeps what it fetched (the activity
 // heartbeats meanwhile). A longer Retry-After (30 s when the header is

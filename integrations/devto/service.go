@@ -18,6 +18,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/crowdflow/crowdflow/integrations"
+	"github.com/crowdflow/crowdflow/internal/quota"
 	"github.com/crowdflow/crowdflow/internal/safehttp"
 )
 
@@ -97,8 +98,10 @@ var (
 // New returns the Dev.to service.
 func New(o Options) *Service {
 	base := strings.TrimRight(cmp.Or(strings.TrimSpace(o.BaseURL), DefaultAPIURL), "/")
-	// The api-key never follows a redirect to another server.
-	hc := safehttp.Client(o.HTTPClient, 30*time.Second, "api-key")
+	// The api-key never follows a redirect to another server, and every
+	// request is booked in the quota ledger the activity's context
+	// carries: one budget per address, paced at Dev.to's 3 a second.
+	hc := quota.Wrap(safehttp.Client(o.HTTPClient, 30*time.Second, "api-key"), quota.Devto)
 	size := o.PageSize
 	if size <= 0 {
 		size = defaultPageSize

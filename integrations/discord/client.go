@@ -18,6 +18,7 @@ import (
 	"github.com/bwmarrin/discordgo"
 
 	"github.com/crowdflow/crowdflow/integrations"
+	"github.com/crowdflow/crowdflow/internal/quota"
 )
 
 // How requests are made, and why.
@@ -90,6 +91,9 @@ type captured struct {
 	status int
 	header http.Header
 	body   []byte // error answers only
+	// route is the request's rate-limit route (quota.DiscordRoute), the
+	// Bucket of a route's 429.
+	route string
 }
 
 type captureTransport struct {
@@ -103,7 +107,7 @@ func (t *captureTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &captured{status: resp.StatusCode, header: resp.Header.Clone()}
+	c := &captured{status: resp.StatusCode, header: resp.Header.Clone(), route: quota.DiscordRoute(r)}
 	if resp.StatusCode >= 400 {
 		b, rerr := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 		_ = resp.Body.Close()
@@ -261,13 +265,25 @@ func (c *client) rateLimited(name string, resp *captured) error {
 	if scope != "" {
 		reason += " (" + scope + ")"
 	}
-	return integrations.RateLimited(c.svc.now().Add(wait), reason)
+	e := &integrations.RateLimitedError{Until: c.svc.now().Add(wait), Reason: reason}
+	if scope != "global" {
+		// One route's bucket: the engine holds only the stream that met
+		// it, the bot's other routes go on.
+		e.Bucket = resp.route
+	}
+	return e
 }
 
 // sleepFor is the pause a response asks for: X-RateLimit-Reset-After when
 // X-RateLimit-Remaining is 1 or less, else 0. Without Reset-After it is
-// X-RateLimit-Reset less the response's Date (or now).
-func (s *Service) sleepFor(h http.Header) time.Duration {
+// X-RateLimit-Reset less the response's Date (or now). In an activity,
+// whose context carries the quota ledger, it is 0: the ledger holds the
+// route's next call until the reset (in place, or by a RateLimitedError
+// for that route alone), where a Sleep would stop the whole run.
+func (s *Service) sleepFor(ctx context.Context, h http.Header) time.Duration {
+	if quota.LedgerFrom(ctx) != nil {
+		return 0
+	}
 	rem := h.Get("X-RateLimit-Remaining")
 	if rem == "" {
 		return 0

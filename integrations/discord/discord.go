@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/crowdflow/crowdflow/integrations"
+	"github.com/crowdflow/crowdflow/internal/quota"
 	"github.com/crowdflow/crowdflow/internal/safehttp"
 )
 
@@ -118,8 +119,10 @@ func New(o Options) *Service {
 		u.RawQuery, u.Fragment = "", ""
 		s.base = u
 	}
-	// The bot token never follows a redirect to another server.
-	s.client = safehttp.Client(s.client, 30*time.Second)
+	// The bot token never follows a redirect to another server, and every
+	// call is booked in the quota ledger the activity's context carries
+	// (a budget per route, and the bot's global 50 a second).
+	s.client = quota.Wrap(safehttp.Client(s.client, 30*time.Second), quota.Discord)
 	if s.version == "" {
 		s.version = DefaultAPIVersion
 	}

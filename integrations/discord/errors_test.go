@@ -106,6 +106,9 @@ func TestRateLimited(t *testing.T) {
 			assert.Contains(t, rl.Reason, "list the messages of channel "+s.general)
 			if tc.global {
 				assert.Contains(t, rl.Reason, "global")
+				assert.Empty(t, rl.Bucket, "the whole bot waits")
+			} else {
+				assert.Equal(t, "GET /channels/"+s.general+"/messages", rl.Bucket, "only the route waits")
 			}
 			assert.False(t, integrations.IsPermanent(err))
 			assert.Len(t, e.fake.Calls(), before+1, "discordgo must not retry the 429 itself")

@@ -59,7 +59,7 @@ func (s *Service) processMembers(ctx context.Context, run *integrations.RunConte
 		}
 		return nil, guildErr(err, cfg.guildID)
 	}
-	res := &integrations.StreamResult{Sleep: s.sleepFor(h)}
+	res := &integrations.StreamResult{Sleep: s.sleepFor(ctx, h)}
 	check := !run.Onboarding
 	cutoff := cfg.cutoff(run)
 	for _, gm := range members {
@@ -117,12 +117,12 @@ func (s *Service) processChannel(ctx context.Context, run *integrations.RunConte
 			// Preprocess: skip it rather than fail the run.
 			logger(run).Warn("discord: skipping a channel the bot can no longer read",
 				"guild", cfg.guildID, "channel", m.ID, "channelName", m.Name, "status", ae.Status, "code", ae.Code, "reason", ae.Message)
-			return &integrations.StreamResult{Sleep: s.sleepFor(h),
+			return &integrations.StreamResult{Sleep: s.sleepFor(ctx, h),
 				Skipped: fmt.Sprintf("channel %s (%s): %d %s (code %d)", m.Name, m.ID, ae.Status, ae.Message, ae.Code)}, nil
 		}
 		return nil, err
 	}
-	res := &integrations.StreamResult{Sleep: s.sleepFor(h)}
+	res := &integrations.StreamResult{Sleep: s.sleepFor(ctx, h)}
 
 	var known map[string]bool
 	if pd, err := decodePipeline(run); err == nil {
@@ -183,12 +183,12 @@ func (s *Service) processThreadList(ctx context.Context, run *integrations.RunCo
 		if ae, ok := channelGone(err); ok {
 			logger(run).Warn("discord: skipping the archived threads of a channel the bot can no longer read",
 				"guild", cfg.guildID, "channel", m.ChannelID, "status", ae.Status, "code", ae.Code, "reason", ae.Message)
-			return &integrations.StreamResult{Sleep: s.sleepFor(h),
+			return &integrations.StreamResult{Sleep: s.sleepFor(ctx, h),
 				Skipped: fmt.Sprintf("archived threads of channel %s: %d %s (code %d)", m.ChannelID, ae.Status, ae.Message, ae.Code)}, nil
 		}
 		return nil, err
 	}
-	res := &integrations.StreamResult{Sleep: s.sleepFor(h)}
+	res := &integrations.StreamResult{Sleep: s.sleepFor(ctx, h)}
 	var known map[string]bool
 	if pd, err := decodePipeline(run); err == nil {
 		known = pd.knownThreads()
