@@ -18,7 +18,8 @@
 //     seconds (rounded up: a client that waits that long is never refused
 //     again for the same window), and never reaches the fake;
 //   - answers after Latency (the 429 too: a refusal costs a round trip as
-//     well), or sooner if the client gives up.
+//     well), or sooner if the client gives up. A request is counted when
+//     it arrives, as an API counts it, even if its client then gives up.
 //
 // Headers selects what a client can learn before it is refused:
 // HeadersRetryAfterOnly is Slack's way (Retry-After on the 429 and nothing
