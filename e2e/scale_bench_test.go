@@ -172,11 +172,16 @@ func BenchmarkScale(b *testing.B) {
 		cmd.Stdout, cmd.Stderr = logFile, logFile
 		require.NoError(b, cmd.Start())
 		pid := cmd.Process.Pid
+		var stopOnce sync.Once
 		stopWorker := func() {
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			_ = cmd.Wait()
-			logFile.Close()
+			stopOnce.Do(func() {
+				_ = cmd.Process.Signal(syscall.SIGTERM)
+				_ = cmd.Wait()
+				logFile.Close()
+			})
 		}
+		// Stopped even when the benchmark fails half-way.
+		b.Cleanup(stopWorker)
 
 		var (
 			mu      sync.Mutex
@@ -190,14 +195,17 @@ func BenchmarkScale(b *testing.B) {
 		}
 		stopSampling := make(chan struct{})
 		sampled := make(chan struct{})
+		var stopSamplingOnce sync.Once
+		endSampling := func() {
+			stopSamplingOnce.Do(func() { close(stopSampling) })
+			<-sampled
+		}
 		start := time.Now()
 		started, err := e.ctl.Connect(context.Background(), control.ConnectInput{
 			TenantID: benchTenant, Platform: slack.Platform, Settings: []byte(`{}`), Token: slackBenchToken,
 		})
-		if err != nil {
-			stopWorker()
-		}
 		require.NoError(b, err)
+		b.Cleanup(endSampling)
 		go func() {
 			defer close(sampled)
 			for {
@@ -211,8 +219,7 @@ func BenchmarkScale(b *testing.B) {
 		}()
 		state := waitLong(b, e, started)
 		elapsed := time.Since(start)
-		close(stopSampling)
-		<-sampled
+		endSampling()
 		sampleNow()
 		b.StopTimer()
 		hwm, err := procStatusKB(pid, "VmHWM")
