@@ -25,6 +25,7 @@ import (
 	"github.com/crowdflow/crowdflow/integrations"
 	"github.com/crowdflow/crowdflow/integrations/github"
 	"github.com/crowdflow/crowdflow/integrations/github/githubfake"
+	"github.com/crowdflow/crowdflow/internal/quota"
 	"github.com/crowdflow/crowdflow/store"
 )
 
@@ -149,6 +150,10 @@ func TestGitHubOnboardingAndChecks(t *testing.T) {
 }
 
 func TestGitHubRateLimitedMidRun(t *testing.T) {
+	// The quota transport would wait so short a secondary limit out in
+	// place and send the query again: with QUOTA_MAX_WAIT under a second,
+	// it reaches the engine.
+	t.Setenv(quota.EnvMaxWait, "500ms")
 	e := newGitHubEnv(t)
 	// The GraphQL budget runs out after 4 queries (RATE_LIMITED, resets in
 	// 2 s), and a secondary limit (429, Retry-After: 1) hits later.

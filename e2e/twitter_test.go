@@ -19,6 +19,7 @@ import (
 	"github.com/crowdflow/crowdflow/integrations/twitter"
 	"github.com/crowdflow/crowdflow/integrations/twitter/twitterfake"
 	"github.com/crowdflow/crowdflow/integrations/twitterreach"
+	"github.com/crowdflow/crowdflow/internal/quota"
 	"github.com/crowdflow/crowdflow/store"
 )
 
@@ -249,6 +250,9 @@ func TestTwitterRateLimited(t *testing.T) {
 	_, state := clean.connect()
 	require.Equal(t, store.RunProcessed, state)
 
+	// The quota transport would wait a 2 s reset out in place and send
+	// the call again: with QUOTA_MAX_WAIT under it, it reaches the engine.
+	t.Setenv(quota.EnvMaxWait, "1s")
 	e := newTwitterEnv(t, twitterfake.Switches{})
 	e.fake.RateLimitNext(1, twitterfake.FormUsageCapped, 2*time.Second)
 	stop := e.watchDelays()

@@ -15,6 +15,7 @@ import (
 	"github.com/bradleyfalzon/ghinstallation/v2"
 
 	"github.com/crowdflow/crowdflow/integrations"
+	"github.com/crowdflow/crowdflow/internal/quota"
 )
 
 // App is a GitHub App's identity: its id and private key (PEM).
@@ -74,7 +75,10 @@ func (in *installations) client(id int64) (*http.Client, error) {
 	if in.tr == nil {
 		in.tr = map[int64]*http.Client{}
 	}
-	c := &http.Client{Transport: tr, Timeout: in.timeout}
+	// Booked above ghinstallation: the budget is the installation's,
+	// whatever token it holds this hour, and the token requests
+	// ghinstallation makes below (through in.base) are never booked.
+	c := quota.WrapAs(&http.Client{Transport: tr, Timeout: in.timeout}, quota.GitHub, "installation:"+strconv.FormatInt(id, 10))
 	in.tr[id] = c
 	return c, nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/bradleyfalzon/ghinstallation/v2"
 
 	"github.com/crowdflow/crowdflow/integrations"
+	"github.com/crowdflow/crowdflow/internal/quota"
 )
 
 // client sends GraphQL queries and REST requests for one credential at a
@@ -102,15 +104,22 @@ type cred struct {
 
 // query runs one GraphQL document. Rate limits become
 // *integrations.RateLimitedError with the time to wait; a query that the
-// last known budget cannot pay for is not sent at all.
+// last known budget cannot pay for is not sent at all. In an activity the
+// budget is the quota ledger's, shared by every worker: the query books
+// its last cost there, and the answer's rateLimit object is fed back;
+// without a ledger (a service called outside an activity) this client's
+// own memory of the budget decides.
 func (c *client) query(ctx context.Context, cr cred, op, doc string, vars map[string]any, out any) error {
 	st := c.state(cr.key)
 	st.lock.Lock()
 	defer st.lock.Unlock()
 	now := c.now()
-	if expected := max(st.lastCost[op], 1); st.remaining >= 0 && st.remaining < expected && now.Before(st.resetAt) {
+	expected := max(st.lastCost[op], 1)
+	shared := quota.LedgerFrom(ctx) != nil
+	if !shared && st.remaining >= 0 && st.remaining < expected && now.Before(st.resetAt) {
 		return integrations.RateLimited(st.resetAt.Add(time.Second), fmt.Sprintf("github graphql %s: %d points left, the query costs %d", op, st.remaining, expected))
 	}
+	ctx, report := quota.WithReporter(quota.WithCost(ctx, expected))
 	body, err := json.Marshal(map[string]any{"query": doc, "variables": vars, "operationName": op})
 	if err != nil {
 		return err
@@ -146,6 +155,8 @@ func (c *client) query(ctx context.Context, cr cred, op, doc string, vars map[st
 		if e.Type == "RATE_LIMITED" {
 			until := resetHeader(resp, c.now().Add(time.Minute))
 			st.remaining, st.resetAt = 0, until
+			// An HTTP 200: the transport saw no refusal, the ledger hears it here.
+			c.report(ctx, report, 0, until)
 			return integrations.RateLimited(until.Add(time.Second), fmt.Sprintf("github graphql %s: RATE_LIMITED: %s", op, e.Message))
 		}
 	}
@@ -156,6 +167,11 @@ func (c *client) query(ctx context.Context, cr cred, op, doc string, vars map[st
 		if err := json.Unmarshal(env.Data, &rl); err == nil && rl.RateLimit != nil {
 			st.remaining, st.resetAt = rl.RateLimit.Remaining, rl.RateLimit.ResetAt
 			st.lastCost[op] = rl.RateLimit.Cost
+			if resp.Header.Get("X-RateLimit-Remaining") == "" {
+				// The transport fed the headers when GitHub sent them;
+				// the object tells the ledger when they are missing.
+				c.report(ctx, report, rl.RateLimit.Remaining, rl.RateLimit.ResetAt)
+			}
 		}
 		if err := json.Unmarshal(env.Data, out); err != nil {
 			return fmt.Errorf("github graphql %s: decoding data: %w", op, err)
@@ -165,6 +181,14 @@ func (c *client) query(ctx context.Context, cr cred, op, doc string, vars map[st
 		return &queryError{op: op, errors: env.Errors}
 	}
 	return nil
+}
+
+// report feeds the budget an answer's body gave to the quota ledger. A
+// ledger that fails costs the next call its accuracy, not this answer.
+func (c *client) report(ctx context.Context, r *quota.Reporter, remaining int, reset time.Time) {
+	if err := r.Report(ctx, -1, remaining, reset); err != nil {
+		slog.Default().Warn("github: feeding the quota ledger failed", "error", err)
+	}
 }
 
 // httpError turns a non-2xx answer into an error: the primary and

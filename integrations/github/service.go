@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/crowdflow/crowdflow/integrations"
+	"github.com/crowdflow/crowdflow/internal/quota"
 )
 
 // Platform is the integrations.platform value of GitHub.
@@ -103,8 +104,10 @@ func New(o Options) *Service {
 		base = http.DefaultTransport
 	}
 	return &Service{
-		c:      &client{graphqlURL: gql, restURL: apiURL, now: now},
-		http:   hc,
+		c: &client{graphqlURL: gql, restURL: apiURL, now: now},
+		// A token's calls are booked in the quota ledger the activity's
+		// context carries, one budget per x-ratelimit-resource.
+		http:   quota.Wrap(hc, quota.GitHub),
 		apps:   &installations{app: o.App, apiURL: apiURL, base: base, timeout: hc.Timeout},
 		apiURL: apiURL,
 		now:    now,

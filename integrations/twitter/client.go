@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/crowdflow/crowdflow/integrations"
+	"github.com/crowdflow/crowdflow/internal/quota"
 )
 
 // Environment variables.
@@ -77,6 +78,10 @@ func NewClient(o Options) *Client {
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
+	// Every call is booked in the quota ledger the activity's context
+	// carries: one budget per endpoint and token, which twitter and
+	// twitter-reach of one tenant share. The token endpoint is never booked.
+	hc = quota.Wrap(hc, quota.Twitter)
 	now := o.Now
 	if now == nil {
 		now = time.Now
@@ -173,6 +178,9 @@ type rateInfo struct {
 	Known     bool
 	Remaining int
 	Reset     time.Time
+	// Shared: the call was booked in the quota ledger, which holds the
+	// endpoint's next call until its reset (no Sleep of the whole run).
+	Shared bool
 }
 
 func readRate(h http.Header) rateInfo {
@@ -189,7 +197,7 @@ func readRate(h http.Header) rateInfo {
 // x-rate-limit-reset is an instant in epoch seconds, not a duration (the
 // original waited that many seconds: decades).
 func (r rateInfo) SleepFor(now time.Time) time.Duration {
-	if !r.Known || r.Remaining > 1 {
+	if !r.Known || r.Remaining > 1 || r.Shared {
 		return 0
 	}
 	return max(r.Reset.Sub(now), 0)
@@ -223,6 +231,7 @@ func (c *Client) get(ctx context.Context, token, path string, q url.Values) (*en
 		return nil, rateInfo{}, fmt.Errorf("GET %s: reading the answer: %w", path, err)
 	}
 	rate := readRate(resp.Header)
+	rate.Shared = quota.LedgerFrom(ctx) != nil
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests:
 		// Either body form ({"errors":[{"code":88}]}, problem JSON,
@@ -231,7 +240,10 @@ func (c *Client) get(ctx context.Context, token, path string, q url.Values) (*en
 		if until.IsZero() || !until.After(c.now()) {
 			until = c.now().Add(time.Minute)
 		}
-		return nil, rate, integrations.RateLimited(until, "GET "+path+": "+summary(body))
+		// X counts per endpoint: the engine holds only the stream that
+		// met the limit.
+		return nil, rate, &integrations.RateLimitedError{Until: until, Reason: "GET " + path + ": " + summary(body),
+			Bucket: quota.EndpointTemplate(req)}
 	case resp.StatusCode == http.StatusUnauthorized:
 		return nil, rate, fmt.Errorf("GET %s: %w", path, errUnauthorized)
 	case resp.StatusCode >= 500:

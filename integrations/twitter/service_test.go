@@ -109,6 +109,7 @@ func TestRateLimits(t *testing.T) {
 			rl, ok := integrations.AsRateLimited(err)
 			require.True(t, ok, "%v", err)
 			assert.Equal(t, now.Add(90*time.Second), rl.Until, "until the reset instant, not decades")
+			assert.Equal(t, "GET /2/users/:id/followers", rl.Bucket, "X counts per endpoint: only this stream waits")
 		})
 	}
 	t.Run("remaining <= 1 sleeps until the reset", func(t *testing.T) {

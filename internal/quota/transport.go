@@ -54,6 +54,11 @@ type Transport struct {
 	Now func() time.Time
 	// Logger gets the ledger's failures (slog.Default when nil).
 	Logger *slog.Logger
+	// Identity, when set, names the credential instead of the request's
+	// headers: a transport above one that adds the credential itself (a
+	// GitHub App installation's, whose tokens change every hour while its
+	// budget does not).
+	Identity string
 }
 
 // Wrap returns a copy of c (a new client when nil) whose transport books
@@ -68,6 +73,14 @@ func Wrap(c *http.Client, p Policy) *http.Client {
 	}
 	cp.Transport = &Transport{Next: cp.Transport, Policy: p, MaxWait: MaxWaitFromEnv()}
 	return &cp
+}
+
+// WrapAs is Wrap for a client whose credential is added below the
+// transport: identity (hashed like a credential) names its budget.
+func WrapAs(c *http.Client, p Policy, identity string) *http.Client {
+	cp := Wrap(c, p)
+	cp.Transport.(*Transport).Identity = identity
+	return cp
 }
 
 // MaxWaitFromEnv returns QUOTA_MAX_WAIT as a Transport's MaxWait:
@@ -180,7 +193,11 @@ func (t *Transport) prepare(req *http.Request) (*http.Request, *call, error) {
 		has = true
 		fmt.Fprintf(h, "%s\x00%s\x00", strings.ToLower(name), v)
 	}
-	if !t.Policy.PerAddress {
+	switch {
+	case t.Policy.PerAddress:
+	case t.Identity != "":
+		add("identity", t.Identity)
+	default:
 		add("Authorization", req.Header.Get("Authorization"))
 		for _, name := range t.Policy.CredentialHeaders {
 			add(name, req.Header.Get(name))
