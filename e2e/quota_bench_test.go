@@ -104,11 +104,13 @@ func slackBenchWorld(s slackBenchShape) slackfake.World {
 	return w
 }
 
-// quotaOptions are the fake's latency and quota, from the environment.
-func quotaOptions(b *testing.B, refusal quotafake.Refusal) quotafake.Options {
+// quotaOptions are the fake's latency (BENCH_QUOTA_LATENCY_MS, default
+// 100) and quota (the variable rpsVar, default defRPS, requests a second
+// per token), from the environment.
+func quotaOptions(b *testing.B, refusal quotafake.Refusal, rpsVar string, defRPS int) quotafake.Options {
 	opts := quotafake.Options{
 		Latency: time.Duration(benchSize(b, "BENCH_QUOTA_LATENCY_MS", 100)) * time.Millisecond,
-		Limit:   benchSize(b, "BENCH_QUOTA_RPS", 20),
+		Limit:   benchSize(b, rpsVar, defRPS),
 		Window:  time.Second,
 		Refusal: refusal,
 	}
@@ -146,7 +148,7 @@ func BenchmarkQuotaBound(b *testing.B) {
 		b.Logf("workspace: %d channels, at least %d streams, %d activities; %d streams in flight", shape.Channels, shape.streams(), shape.activities(), streams)
 		for i := 0; i < b.N; i++ {
 			fake := slackfake.New(world)
-			q := quotafake.New(fake, quotaOptions(b, quotafake.SlackRefusal))
+			q := quotafake.New(fake, quotaOptions(b, quotafake.SlackRefusal, "BENCH_QUOTA_RPS", 20))
 			srv := httptest.NewServer(q)
 			e := newEnv(b, []integrations.Service{slack.New(slack.Options{APIURL: srv.URL + "/"})})
 			start := time.Now()
