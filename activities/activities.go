@@ -86,6 +86,9 @@ type StartRunInput struct {
 // StartRunResult tells the workflow what the run already has.
 type StartRunResult struct {
 	HasStreams bool
+	// StreamsInFlight is how many of the run's streams may be processed
+	// at once (the service's Config, or its PARALLEL_STREAMS override).
+	StreamsInFlight int `json:",omitempty"`
 }
 
 // StartRun is the first activity of every execution: it marks the run
@@ -95,7 +98,11 @@ type StartRunResult struct {
 func (a *Activities) StartRun(ctx context.Context, in StartRunInput) (StartRunResult, error) {
 	info := activity.GetInfo(ctx)
 	if in.Continued {
-		return StartRunResult{HasStreams: true}, wrap(a.Store.SetRunWorkflowRunID(ctx, in.RunID, info.WorkflowExecution.RunID),
+		n, err := a.streamsInFlight(ctx, in.RunID)
+		if err != nil {
+			return StartRunResult{}, err
+		}
+		return StartRunResult{HasStreams: true, StreamsInFlight: n}, wrap(a.Store.SetRunWorkflowRunID(ctx, in.RunID, info.WorkflowExecution.RunID),
 			"record the execution")
 	}
 	integ, err := a.Store.GetIntegration(ctx, in.IntegrationID)
@@ -106,7 +113,8 @@ func (a *Activities) StartRun(ctx context.Context, in StartRunInput) (StartRunRe
 	if in.Service != "" {
 		service = in.Service
 	}
-	if _, ok := a.Registry.Get(service); !ok {
+	svc, ok := a.Registry.Get(service)
+	if !ok {
 		return StartRunResult{}, temporal.NewNonRetryableApplicationError(
 			fmt.Sprintf("no service for platform %q", service), ErrTypePermanent, nil)
 	}
@@ -124,7 +132,28 @@ func (a *Activities) StartRun(ctx context.Context, in StartRunInput) (StartRunRe
 	if err != nil {
 		return StartRunResult{}, wrap(err, "look for streams")
 	}
-	return StartRunResult{HasStreams: has}, nil
+	return StartRunResult{HasStreams: has, StreamsInFlight: svc.Config().StreamsInFlight(service)}, nil
+}
+
+// streamsInFlight is StartRunResult.StreamsInFlight of a run that exists.
+func (a *Activities) streamsInFlight(ctx context.Context, runID string) (int, error) {
+	run, err := a.Store.GetRun(ctx, runID)
+	if err != nil {
+		return 0, wrap(err, "load run")
+	}
+	integ, err := a.Store.GetIntegration(ctx, run.IntegrationID)
+	if err != nil {
+		return 0, wrap(err, "load integration")
+	}
+	service := integ.Platform
+	if run.Service != "" {
+		service = run.Service
+	}
+	svc, ok := a.Registry.Get(service)
+	if !ok {
+		return 1, nil
+	}
+	return svc.Config().StreamsInFlight(service), nil
 }
 
 // Preprocess runs the service's preprocess step and keeps what it returns
@@ -244,6 +273,9 @@ func (a *Activities) NextStreams(ctx context.Context, in NextStreamsInput) (Next
 type ProcessStreamInput struct {
 	RunID    string
 	StreamID string
+	// AttemptsBefore counts the stream's attempts made before this step
+	// (in a slot's ProcessStreams), so the row counts every attempt.
+	AttemptsBefore int `json:",omitempty"`
 }
 
 // ProcessStreamResult is what the workflow learns of a processed stream.
@@ -287,26 +319,55 @@ func (a *Activities) ProcessStream(ctx context.Context, in ProcessStreamInput) (
 	if err := a.Store.MarkStreamProcessing(ctx, st.ID); err != nil {
 		return ProcessStreamResult{}, wrap(err, "mark stream processing")
 	}
-
-	res, err := svc.ProcessStream(ctx, rc, st.Contract())
-	if rl, ok := integrations.AsRateLimited(err); ok {
+	page, err := a.processPage(ctx, rc, svc, st)
+	switch {
+	case err != nil:
+		return ProcessStreamResult{}, err
+	case page.rateLimited != nil:
+		// The workflow sleeps before it runs this stream again, whatever
+		// the refusal's scope.
 		if err := a.Store.ResetStream(ctx, st.ID); err != nil {
 			return ProcessStreamResult{}, wrap(err, "reset rate-limited stream")
 		}
-		return ProcessStreamResult{Delay: delayUntil(DelayRateLimit, rl.Until, fmt.Sprintf("stream %s rate limited: %s", st.Name, rl.Reason))}, nil
+		return ProcessStreamResult{Delay: page.rateLimitDelay(st)}, nil
+	case page.failed != nil:
+		a.recordAttemptError(ctx, st, int(activity.GetInfo(ctx).Attempt)+in.AttemptsBefore, page.failed)
+		return ProcessStreamResult{}, serviceError(ctx, fmt.Sprintf("stream %s (%s)", st.Name, st.ID), page.failed)
+	}
+	// A used-up global limit is noticed before the next stream, so a run
+	// whose last stream reached it does not wait for nothing.
+	return page.result, nil
+}
+
+// page is what one stream page came to: committed (result), refused by a
+// rate limit, or failed by the service.
+type page struct {
+	result      ProcessStreamResult
+	rateLimited *integrations.RateLimitedError
+	failed      error
+}
+
+// rateLimitDelay is the run's delay for a refused page.
+func (p page) rateLimitDelay(st *store.Stream) Delay {
+	return delayUntil(DelayRateLimit, p.rateLimited.Until, fmt.Sprintf("stream %s rate limited: %s", st.Name, p.rateLimited.Reason))
+}
+
+// processPage asks the service for one page of a stream it has claimed
+// and commits what it returns, with the stream's state change, in one
+// transaction. The error is the engine's own (the database): the service's
+// failures are in the page.
+func (a *Activities) processPage(ctx context.Context, rc *integrations.RunContext, svc integrations.Service, st *store.Stream) (page, error) {
+	res, err := callProcessStream(ctx, svc, rc, st.Contract())
+	if rl, ok := integrations.AsRateLimited(err); ok {
+		return page{rateLimited: rl}, nil
 	}
 	if err != nil {
-		attempt := int(activity.GetInfo(ctx).Attempt)
-		failure := store.Failure{ErrorPoint: "process_stream", Message: err.Error(), StreamID: st.ID, Stream: st.Name}
-		if rerr := a.Store.RecordStreamAttemptError(ctx, st.ID, attempt, failure); rerr != nil {
-			a.logger(ctx).Warn("could not record stream error", "stream", st.ID, "err", rerr)
-		}
-		return ProcessStreamResult{}, serviceError(ctx, fmt.Sprintf("stream %s (%s)", st.Name, st.ID), err)
+		return page{failed: err}, nil
 	}
 	if res == nil {
 		res = &integrations.StreamResult{}
 	}
-
+	cfg := svc.Config()
 	next := res.NextPage
 	if next != nil && !rc.Onboarding {
 		if fc, ok := svc.(integrations.FinishChecker); ok && fc.IsProcessingFinished(rc, st.Contract(), res) {
@@ -315,19 +376,38 @@ func (a *Activities) ProcessStream(ctx context.Context, in ProcessStreamInput) (
 	}
 	c, err := a.Store.CommitStream(ctx, store.Page{
 		Stream: st, Platform: svc.Platform(), Result: res, NextPage: next,
-		Limit: limit, LimitWindow: cfg.LimitResetFrequency,
+		Limit: cfg.EffectiveLimit(rc.Onboarding), LimitWindow: cfg.LimitResetFrequency,
 	})
 	if err != nil {
-		return ProcessStreamResult{}, wrap(err, "commit stream "+st.ID)
+		return page{}, wrap(err, "commit stream "+st.ID)
 	}
 	out := ProcessStreamResult{Committed: true, Records: c.Records, NewStreams: c.NewStreams, AlreadyProcessed: c.AlreadyProcessed}
 	if res.Sleep > 0 {
 		out.Delay = Delay{Kind: DelaySleep, Wait: res.Sleep, Until: time.Now().Add(res.Sleep),
 			Reason: fmt.Sprintf("stream %s asked to sleep %s", st.Name, res.Sleep)}
 	}
-	// A used-up global limit is noticed before the next stream, so a run
-	// whose last stream reached it does not wait for nothing.
-	return out, nil
+	return page{result: out}, nil
+}
+
+// callProcessStream runs the service's ProcessStream, turning a panic into
+// the stream's error: one bad page fails its stream, not the worker or the
+// other streams of the step.
+func callProcessStream(ctx context.Context, svc integrations.Service, rc *integrations.RunContext, s integrations.Stream) (res *integrations.StreamResult, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			res, err = nil, fmt.Errorf("panic in %s ProcessStream: %v", svc.Platform(), p)
+		}
+	}()
+	return svc.ProcessStream(ctx, rc, s)
+}
+
+// recordAttemptError notes a stream's failed attempt on its row, where the
+// UI shows it while the attempts go on.
+func (a *Activities) recordAttemptError(ctx context.Context, st *store.Stream, attempt int, err error) {
+	failure := store.Failure{ErrorPoint: "process_stream", Message: err.Error(), StreamID: st.ID, Stream: st.Name}
+	if rerr := a.Store.RecordStreamAttemptError(ctx, st.ID, attempt, failure); rerr != nil {
+		a.logger(ctx).Warn("could not record stream error", "stream", st.ID, "err", rerr)
+	}
 }
 
 // FailStreamInput records a stream whose attempts are spent.

@@ -36,8 +36,15 @@ type Committed struct {
 }
 
 // CommitStream writes a processed page in one transaction: the records, the
-// new streams and the next page, the stream marked processed, the run's
-// counters, and the global-limit counter.
+// new streams and the next page, the stream marked processed with its
+// record count, and the global-limit counter.
+//
+// The run's own row is not written: with several streams of a run in
+// flight, that one row would serialise all their commits. Its
+// recordsWritten is the sum of its streams', set by TallyRun. The
+// integration's limitCount is the one shared row a page updates, and only
+// when a global limit applies; it comes last, so its lock is held for the
+// commit alone.
 func (s *Store) CommitStream(ctx context.Context, p Page) (Committed, error) {
 	var c Committed
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
@@ -78,10 +85,6 @@ func (s *Store) CommitStream(ctx context.Context, p Page) (Committed, error) {
 		}
 		if _, err := tx.Exec(ctx, `UPDATE "integrationStreams" SET state = 'processed', "processedAt" = now(), error = $3,
 			"recordsWritten" = $2, "updatedAt" = now() WHERE id = $1`, p.Stream.ID, c.Records, note); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `UPDATE "integrationRuns" SET "recordsWritten" = "recordsWritten" + $2, "updatedAt" = now()
-			WHERE id = $1`, p.Stream.RunID, c.Records); err != nil {
 			return err
 		}
 		if p.Limit > 0 && p.LimitWindow > 0 && c.Records > 0 {

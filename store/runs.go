@@ -288,7 +288,9 @@ func (s *Store) FinishRun(ctx context.Context, runID string, failure *Failure) (
 			}
 		}
 		if _, err := tx.Exec(ctx, `UPDATE "integrationRuns" SET state = $2, error = $3, "processedAt" = now(),
-			"delayedUntil" = NULL, "delayReason" = NULL, "updatedAt" = now() WHERE id = $1`, runID, state, errJSON); err != nil {
+			"delayedUntil" = NULL, "delayReason" = NULL, "updatedAt" = now(),
+			"recordsWritten" = (SELECT coalesce(sum("recordsWritten"), 0) FROM "integrationStreams" WHERE "runId" = $1)
+			WHERE id = $1`, runID, state, errJSON); err != nil {
 			return err
 		}
 		finished = true

@@ -232,10 +232,16 @@ func (s *Store) CheckLimit(ctx context.Context, integrationID string, limit int,
 	}
 	var count int
 	var resetAt time.Time
-	err := s.pool.QueryRow(ctx, `UPDATE integrations SET
-			"limitCount" = CASE WHEN "limitLastResetAt" IS NULL OR "limitLastResetAt" <= now() - $2::interval THEN 0 ELSE "limitCount" END,
-			"limitLastResetAt" = CASE WHEN "limitLastResetAt" IS NULL OR "limitLastResetAt" <= now() - $2::interval THEN now() ELSE "limitLastResetAt" END
-		WHERE id = $1 RETURNING "limitCount", "limitLastResetAt"`, integrationID, window).Scan(&count, &resetAt)
+	// Only a window that has passed is written: checking, once per page of
+	// every stream in flight, must not lock the integration's row.
+	err := s.pool.QueryRow(ctx, `WITH reset AS (
+			UPDATE integrations SET "limitCount" = 0, "limitLastResetAt" = now()
+			WHERE id = $1 AND ("limitLastResetAt" IS NULL OR "limitLastResetAt" <= now() - $2::interval)
+			RETURNING "limitCount", "limitLastResetAt")
+		SELECT "limitCount", "limitLastResetAt" FROM reset
+		UNION ALL
+		SELECT "limitCount", "limitLastResetAt" FROM integrations WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM reset)`,
+		integrationID, window).Scan(&count, &resetAt)
 	if err != nil {
 		return time.Time{}, err
 	}

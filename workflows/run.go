@@ -57,7 +57,11 @@ type RunInput struct {
 	// Restart is set by continue-run: the first activity takes the ended
 	// run up again and puts its failed streams back in the queue. Done in
 	// the workflow, so nothing is reset unless the execution could start.
-	Restart  bool `json:",omitempty"`
+	Restart bool `json:",omitempty"`
+	// Slots is how many streams of the run are processed at once (the
+	// service's StreamsInFlight when the run started); it stays the same
+	// across continue-as-new.
+	Slots    int `json:",omitempty"`
 	Progress Progress
 	// Streak is the current series of rate limits without a page stored
 	// in between; it survives continue-as-new.
@@ -110,9 +114,15 @@ type Run struct {
 	HeartbeatTimeout time.Duration
 	// BatchSize is how many pending stream ids are fetched at a time.
 	BatchSize int
-	// MaxStreamsPerExecution bounds the history of one execution; Temporal's
-	// own continue-as-new suggestion usually comes first.
+	// MaxStreamsPerExecution bounds the history of one execution: the
+	// steps that process streams (a slot's ProcessStreams, a retried
+	// stream's ProcessStream) it may start before it continues as new.
+	// Temporal's own continue-as-new suggestion may come first.
 	MaxStreamsPerExecution int
+	// SlotStepFor is how long one slot's ProcessStreams step claims
+	// streams: longer steps cost fewer history events per page, shorter
+	// ones refresh the progress more often.
+	SlotStepFor time.Duration
 	// MinWait is the floor of every wait: a delay whose end is already
 	// past (Retry-After: 0, a reset date in the past) still pauses this
 	// long, so nothing loops hot.
@@ -128,6 +138,10 @@ type Run struct {
 	// to the maximum, never giving up. They spend no stream attempt.
 	InterruptedRetry    time.Duration
 	InterruptedRetryMax time.Duration
+
+	// attemptsSpent is how many attempts of a stream were made before its
+	// own step (see handedOver).
+	attemptsSpent int
 }
 
 // DefaultRun is the production configuration.
@@ -152,6 +166,7 @@ func DefaultRun() *Run {
 		HeartbeatTimeout:       30 * time.Second,
 		BatchSize:              50,
 		MaxStreamsPerExecution: 500,
+		SlotStepFor:            2 * time.Second,
 		MinWait:                time.Second,
 		RateLimitBackoffMax:    15 * time.Minute,
 		MaxRateLimitedFor:      6 * time.Hour,
@@ -185,8 +200,8 @@ func (r *Run) Register(w worker.Registry, acts *activities.Activities) {
 var a *activities.Activities
 
 // Execute runs one integration run: start, preprocess, member attributes,
-// root streams (first execution only), every stream FIFO, postprocess,
-// finish.
+// root streams (first execution only), the streams (FIFO, up to Slots at
+// once: runSlots), postprocess, finish.
 //
 // Determinism: the workflow decides only from its input, activity results
 // and workflow.Now/GetInfo, all of which replay identically; waits are
@@ -199,15 +214,18 @@ func (r *Run) Execute(ctx workflow.Context, in RunInput) (*RunResult, error) {
 	if err := workflow.SetQueryHandler(ctx, ProgressQuery, func() (Progress, error) { return *p, nil }); err != nil {
 		return nil, err
 	}
-	log := workflow.GetLogger(ctx)
 
 	if in.Continued {
 		// A new execution records itself on the run row, so
 		// "workflowRunId" names the execution that runs now.
+		var started activities.StartRunResult
 		if err := workflow.ExecuteActivity(r.bookkeeping(ctx), a.StartRun, activities.StartRunInput{
 			RunID: in.RunID, IntegrationID: in.IntegrationID, Onboarding: in.Onboarding, Continued: true,
-		}).Get(ctx, nil); err != nil {
+		}).Get(ctx, &started); err != nil {
 			return r.finish(ctx, in, p, &store.Failure{ErrorPoint: "start_run", Message: err.Error()})
+		}
+		if in.Slots == 0 {
+			in.Slots = started.StreamsInFlight
 		}
 	} else {
 		failure, next := r.setup(ctx, &in, p)
@@ -219,6 +237,34 @@ func (r *Run) Execute(ctx workflow.Context, in RunInput) (*RunResult, error) {
 		}
 	}
 
+	if workflow.GetVersion(ctx, parallelStreamsChange, workflow.DefaultVersion, 1) == 1 {
+		failure, next := r.runSlots(ctx, &in, p)
+		if next != nil {
+			return nil, next
+		}
+		if failure != nil {
+			return r.finish(ctx, in, p, failure)
+		}
+	} else if failure, next := r.streamsOneByOne(ctx, &in, p); next != nil || failure != nil {
+		if next != nil {
+			return nil, next
+		}
+		return r.finish(ctx, in, p, failure)
+	}
+
+	p.Step = "postprocess"
+	if err := r.callService(ctx, a.Postprocess, activities.RunRef{RunID: in.RunID}, nil); err != nil {
+		return r.finish(ctx, in, p, &store.Failure{ErrorPoint: "postprocess", Message: err.Error()})
+	}
+	return r.finish(ctx, in, p, nil)
+}
+
+// streamsOneByOne is how executions started before parallel streams
+// process their streams, kept so their histories replay: one stream at a
+// time, FIFO, each its own ProcessStream step.
+func (r *Run) streamsOneByOne(ctx workflow.Context, inp *RunInput, p *Progress) (*store.Failure, error) {
+	in := *inp
+	log := workflow.GetLogger(ctx)
 	processed := 0
 	counted := false
 	for {
@@ -226,7 +272,7 @@ func (r *Run) Execute(ctx workflow.Context, in RunInput) (*RunResult, error) {
 		var next activities.NextStreamsResult
 		if err := workflow.ExecuteActivity(r.bookkeeping(ctx), a.NextStreams,
 			activities.NextStreamsInput{RunID: in.RunID, Limit: r.BatchSize, CountPending: !counted}).Get(ctx, &next); err != nil {
-			return r.finish(ctx, in, p, &store.Failure{ErrorPoint: "next_streams", Message: err.Error()})
+			return &store.Failure{ErrorPoint: "next_streams", Message: err.Error()}, nil
 		}
 		if !counted {
 			p.StreamsPending, counted = next.Pending, true
@@ -237,12 +283,12 @@ func (r *Run) Execute(ctx workflow.Context, in RunInput) (*RunResult, error) {
 		for _, id := range next.IDs {
 			delay, err := r.processStream(ctx, &in, p, id)
 			if err != nil {
-				return r.finish(ctx, in, p, &store.Failure{ErrorPoint: "process_stream", StreamID: id, Message: err.Error()})
+				return &store.Failure{ErrorPoint: "process_stream", StreamID: id, Message: err.Error()}, nil
 			}
 			processed++
 			if delay != nil {
 				if err := r.sleep(ctx, in.RunID, p, *delay); err != nil {
-					return r.finish(ctx, in, p, &store.Failure{ErrorPoint: "delay", Message: err.Error()})
+					return &store.Failure{ErrorPoint: "delay", Message: err.Error()}, nil
 				}
 			}
 			// Checked after every stream and every wait: a long throttle
@@ -259,12 +305,7 @@ func (r *Run) Execute(ctx workflow.Context, in RunInput) (*RunResult, error) {
 			}
 		}
 	}
-
-	p.Step = "postprocess"
-	if err := r.callService(ctx, a.Postprocess, activities.RunRef{RunID: in.RunID}, nil); err != nil {
-		return r.finish(ctx, in, p, &store.Failure{ErrorPoint: "postprocess", Message: err.Error()})
-	}
-	return r.finish(ctx, in, p, nil)
+	return nil, nil
 }
 
 // setup runs the steps before the streams. A failure there ends the run in
@@ -282,6 +323,9 @@ func (r *Run) setup(ctx workflow.Context, in *RunInput, p *Progress) (*store.Fai
 	}
 	// The restart is done: a later execution must not do it again.
 	in.Restart = false
+	if in.Slots == 0 {
+		in.Slots = started.StreamsInFlight
+	}
 
 	p.Step = "preprocess"
 	for {
@@ -385,12 +429,14 @@ func (r *Run) withFloor(in RunInput, d activities.Delay) activities.Delay {
 // workflow itself failing (e.g. cancellation).
 func (r *Run) processStream(ctx workflow.Context, in *RunInput, p *Progress, streamID string) (*activities.Delay, error) {
 	var res activities.ProcessStreamResult
-	err := r.callService(ctx, a.ProcessStream, activities.ProcessStreamInput{RunID: in.RunID, StreamID: streamID}, &res)
+	err := r.callService(ctx, a.ProcessStream, activities.ProcessStreamInput{
+		RunID: in.RunID, StreamID: streamID, AttemptsBefore: r.attemptsSpent,
+	}, &res)
 	if err != nil {
 		if temporal.IsCanceledError(err) || ctx.Err() != nil {
 			return nil, err
 		}
-		attempts := int(r.StreamRetry.MaximumAttempts)
+		attempts := int(r.StreamRetry.MaximumAttempts) + r.attemptsSpent
 		var actErr *temporal.ActivityError
 		if errors.As(err, &actErr) && actErr.RetryState() == enumspb.RETRY_STATE_NON_RETRYABLE_FAILURE {
 			attempts = 1

@@ -300,7 +300,7 @@ func TestContinuesAsNewCarryingOnlyCounters(t *testing.T) {
 	h := newHarness(t, testservice.Script{
 		Roots: []string{"a", "b", "c"},
 		Pages: map[string][]testservice.Page{"a": pages(1), "b": pages(1), "c": pages(1)},
-	}, true, func(r *workflows.Run) { r.MaxStreamsPerExecution = 2 })
+	}, true, func(r *workflows.Run) { r.MaxStreamsPerExecution, r.SlotStepFor = 2, 0 }) // a stream per step
 	_, err := h.execute()
 	var can *workflow.ContinueAsNewError
 	require.True(t, errors.As(err, &can), "expected continue-as-new, got %v", err)
