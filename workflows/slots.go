@@ -62,7 +62,7 @@ func (r *Run) runSlots(ctx workflow.Context, in *RunInput, p *Progress) (*store.
 		gate       activities.Delay
 		gateStream string
 		// gateFound: the gate's wait is only what a slot found left of it.
-		gateFound bool
+		gateFound  bool
 		hold       *activities.Delay
 		holdStream string
 		// stored is set when a page was stored since the last wait: the
