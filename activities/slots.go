@@ -97,6 +97,11 @@ func (a *Activities) ProcessStreams(ctx context.Context, in ProcessStreamsInput)
 	stopAt := time.Now().Add(in.For)
 
 	for first := true; ; first = false {
+		if workerStopping(ctx) {
+			// A rolling restart: the slot's next step, on another worker,
+			// goes on where this one stopped, with nothing spent.
+			return out, interrupted("worker stopping", nil)
+		}
 		if ctx.Err() != nil {
 			return out, ctx.Err()
 		}
@@ -191,6 +196,11 @@ func (a *Activities) refused(ctx context.Context, in ProcessStreamsInput, st *st
 // to the workflow, which retries the stream in its own step, and the slot
 // stops. The stream stays claimed meanwhile.
 func (a *Activities) failed(ctx context.Context, st *store.Stream, ferr error, out *ProcessStreamsResult) (stop bool, err error) {
+	if workerStopping(ctx) {
+		// The failure is the stop's, not the API's: the slot's next step
+		// takes the stream up again with nothing spent.
+		return true, interrupted("worker stopping", ferr)
+	}
 	if ctx.Err() != nil {
 		return true, ctx.Err()
 	}
@@ -200,11 +210,6 @@ func (a *Activities) failed(ctx context.Context, st *store.Stream, ferr error, o
 		return false, wrap(a.Store.FailStream(ctx, st.ID, 1, store.Failure{
 			ErrorPoint: "process_stream", Message: ferr.Error(), StreamID: st.ID, Stream: st.Name,
 		}), "mark stream error")
-	}
-	if workerStopping(ctx) {
-		// The failure is the stop's, not the API's: the slot's next step
-		// takes the stream up again with nothing spent.
-		return true, interrupted("slot stopped", ferr)
 	}
 	out.Retry = st.ID
 	return true, a.tally(ctx, st.RunID, out)

@@ -237,7 +237,7 @@ func TestAPIOnboardsDevto(t *testing.T) {
 	assert.NotEmpty(t, metricLine(text, "crowdflow_api_requests_total", `route="/api/v1/runs/{id}/continue"`, `status="202"`))
 	assert.NotEmpty(t, metricLine(text, "crowdflow_api_request_duration_seconds_count", `route="/api/v1/runs/{id}"`))
 	assert.NotEmpty(t, metricLine(text, "temporal_request_total", `operation="StartWorkflowExecution"`), "the SDK's client metrics")
-	assert.NotEmpty(t, metricLine(text, "temporal_activity_execution_latency_seconds_count", `activity_type="ProcessStream"`), "the worker's activity metrics")
+	assert.NotEmpty(t, metricLine(text, "temporal_activity_execution_latency_seconds_count", `activity_type="ProcessStreams"`), "the worker's activity metrics")
 	assert.NotEmpty(t, metricLine(text, "temporal_workflow_completed_total", `workflow_type=`), "the worker's workflow metrics")
 }
 

@@ -129,7 +129,9 @@ func TestReconcilerEndsTerminatedRuns(t *testing.T) {
 	script := engineScript()
 	script.SleepAfter = map[string]time.Duration{"c": time.Hour}
 	svc := testservice.New(script)
-	e := newEnv(t, []integrations.Service{svc}, func(e *env) { e.run.MaxStreamsPerExecution = 2 })
+	// A page per step, two steps per execution: the run continues as new
+	// before stream c asks it to sleep.
+	e := newEnv(t, []integrations.Service{svc}, func(e *env) { e.run.MaxStreamsPerExecution, e.run.SlotStepFor = 2, 0 })
 	reg := prometheus.NewRegistry()
 	metrics := checks.NewReconcileMetrics(reg)
 	reconcile := e.reconciler(metrics)

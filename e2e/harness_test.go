@@ -305,6 +305,15 @@ func (e *env) history(s control.Started) runHistory {
 			}
 		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
 			attrs := ev.GetActivityTaskScheduledEventAttributes()
+			if attrs.GetActivityType().GetName() == "ProcessStream" {
+				// A stream whose page failed in a slot is retried in a
+				// step of its own.
+				var in activities.ProcessStreamInput
+				require.NoError(e.t, converter.GetDefaultDataConverter().FromPayloads(attrs.GetInput(), &in))
+				if in.AttemptsBefore > 0 {
+					h.Retries++
+				}
+			}
 			if attrs.GetActivityType().GetName() != "DelayRun" {
 				continue
 			}
