@@ -37,3 +37,27 @@ func TestSettingsFields(t *testing.T) {
 		})
 	}
 }
+
+func TestStreamsInFlight(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		cfg      integrations.Config
+		env      map[string]string
+		platform string
+		inFlight int
+	}{
+		{name: "unset means one", platform: "slack", inFlight: 1},
+		{name: "the service's own", cfg: integrations.Config{ParallelStreams: 4}, platform: "slack", inFlight: 4},
+		{name: "all platforms", cfg: integrations.Config{ParallelStreams: 4}, env: map[string]string{"PARALLEL_STREAMS": "2"}, platform: "slack", inFlight: 2},
+		{name: "the platform's beats all", env: map[string]string{"PARALLEL_STREAMS": "2", "PARALLEL_STREAMS_TWITTER_REACH": "3"}, platform: "twitter-reach", inFlight: 3},
+		{name: "another platform's is ignored", cfg: integrations.Config{ParallelStreams: 4}, env: map[string]string{"PARALLEL_STREAMS_DISCORD": "8"}, platform: "slack", inFlight: 4},
+		{name: "nonsense is ignored", cfg: integrations.Config{ParallelStreams: 4}, env: map[string]string{"PARALLEL_STREAMS": "-1", "PARALLEL_STREAMS_SLACK": "many"}, platform: "slack", inFlight: 4},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, k := range []string{"PARALLEL_STREAMS", "PARALLEL_STREAMS_SLACK", "PARALLEL_STREAMS_TWITTER_REACH", "PARALLEL_STREAMS_DISCORD"} {
+				t.Setenv(k, tc.env[k])
+			}
+			assert.Equal(t, tc.inFlight, tc.cfg.StreamsInFlight(tc.platform))
+		})
+	}
+}

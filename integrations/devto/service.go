@@ -127,8 +127,12 @@ func (s *Service) Platform() string { return Platform }
 
 // Config: a check every 20 minutes, no global limit (Dev.to's public
 // reads are generous, and a run makes one call per changed article plus
-// one per commenter).
-func (s *Service) Config() integrations.Config { return integrations.Config{Ticks: 20} }
+// one per commenter). Two streams in flight: Dev.to allows 3 requests a
+// second per address, which two streams' calls, each a few hundred
+// milliseconds, already use.
+func (s *Service) Config() integrations.Config {
+	return integrations.Config{Ticks: 20, ParallelStreams: 2}
+}
 
 // MemberAttributes lists what members get from Dev.to.
 func (s *Service) MemberAttributes() []integrations.MemberAttribute {

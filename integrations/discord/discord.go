@@ -138,7 +138,9 @@ func (s *Service) Platform() string { return Platform }
 // Config implements integrations.Service: a check every hour, no global
 // limit (Discord's own rate limits pace the runs).
 func (s *Service) Config() integrations.Config {
-	return integrations.Config{Ticks: 60}
+	// Eight channels at once: each channel's messages are their own
+	// rate-limit bucket, and a bot has 50 requests a second in all.
+	return integrations.Config{Ticks: 60, ParallelStreams: 8}
 }
 
 // MemberAttributes implements integrations.MemberAttributeProvider. Both

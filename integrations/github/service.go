@@ -121,8 +121,12 @@ func (s *Service) Platform() string { return Platform }
 // Config: a daily check (1440 minutes). The original had none (webhooks
 // only, so a missed webhook was lost for ever); the check walks each
 // connection newest first and stops at what the last run saw, a few
-// requests per repository when nothing changed.
-func (s *Service) Config() integrations.Config { return integrations.Config{Ticks: 1440} }
+// requests per repository when nothing changed. Four streams in flight:
+// GitHub's points budget is the limit, and its secondary limits punish
+// many concurrent requests on one token.
+func (s *Service) Config() integrations.Config {
+	return integrations.Config{Ticks: 1440, ParallelStreams: 4}
+}
 
 // Member attribute names (crowd.dev's GitHub set).
 const (

@@ -19,7 +19,7 @@ import (
 func TestPlatformAndConfig(t *testing.T) {
 	s := New(Options{})
 	assert.Equal(t, "slack", s.Platform())
-	assert.Equal(t, integrations.Config{Ticks: 20}, s.Config())
+	assert.Equal(t, integrations.Config{Ticks: 20, ParallelStreams: 4}, s.Config())
 	assert.Equal(t, DefaultAPIURL, s.apiURL)
 
 	t.Setenv(EnvAPIURL, "http://127.0.0.1:9/api")

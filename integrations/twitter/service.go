@@ -67,7 +67,9 @@ func (s *Service) Platform() string { return Platform }
 // crowd.dev's cap of 10000 records per 30 days (X's read quotas are
 // monthly).
 func (s *Service) Config() integrations.Config {
-	return integrations.Config{Ticks: 30, GlobalLimit: 10000, LimitResetFrequency: 30 * 24 * time.Hour}
+	// Two streams in flight: followers and searches are separate
+	// endpoints with their own 15-minute windows.
+	return integrations.Config{Ticks: 30, GlobalLimit: 10000, LimitResetFrequency: 30 * 24 * time.Hour, ParallelStreams: 2}
 }
 
 // MemberAttributes implements integrations.MemberAttributeProvider.
