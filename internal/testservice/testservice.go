@@ -48,6 +48,9 @@ type Script struct {
 	// Retry-After of 0, whose end is already past).
 	RateLimitTimes map[string]int
 	RateLimitWait  map[string]time.Duration
+	// RateLimitBucket makes a stream's rate limits its route's only (a
+	// Discord per-route bucket), not the whole credential's.
+	RateLimitBucket map[string]string
 	// SleepAfter makes a stream ask the run to sleep this long.
 	SleepAfter map[string]time.Duration
 	// HoldFirst makes a stream's first attempt take this long (or until it
@@ -204,11 +207,14 @@ func (s *Service) ProcessStream(ctx context.Context, run *integrations.RunContex
 			return nil, ctx.Err()
 		}
 	}
+	refuse := func(d time.Duration) error {
+		return &integrations.RateLimitedError{Until: time.Now().Add(d), Reason: "GET /" + st.Name, Bucket: s.script.RateLimitBucket[st.Name]}
+	}
 	if d, ok := s.script.RateLimitOnce[st.Name]; ok && attempt == 1 {
-		return nil, integrations.RateLimited(time.Now().Add(d), "GET /"+st.Name)
+		return nil, refuse(d)
 	}
 	if n, ok := s.script.RateLimitTimes[st.Name]; ok && (n < 0 || attempt <= n) {
-		return nil, integrations.RateLimited(time.Now().Add(s.script.RateLimitWait[st.Name]), "GET /"+st.Name)
+		return nil, refuse(s.script.RateLimitWait[st.Name])
 	}
 	s.mu.Lock()
 	down := time.Now().Before(s.failUntil[st.Name])
