@@ -286,7 +286,7 @@ func postRecords(rc *integrations.RunContext, typ, tag string, p *page[apiTweet]
 		}
 		attrs := map[string]any{"attachments": attachments(t, media), "entities": orEmpty(t.Entities)}
 		if tag != "" {
-			attrs["hashtag"] = tag
+			attrs["hashtag"] = trackedTag(rc, t, tag)
 		}
 		res.Activities = append(res.Activities, integrations.Activity{
 			Type: typ, SourceID: t.ID, Timestamp: ts, Member: member(author), Body: t.Text,
@@ -332,3 +332,31 @@ var (
 	_ integrations.SettingsValidator       = (*Service)(nil)
 	_ integrations.IdentifierValidator     = (*Service)(nil)
 )
+
+// trackedTag is the hashtag attribute of a post found by the search for
+// tag: the first of the integration's tracked hashtags (in its settings'
+// order) that the post carries. A post with two tracked hashtags is found
+// by two streams, which may run at once: both must write the same record,
+// whichever stores it last.
+func trackedTag(rc *integrations.RunContext, t apiTweet, tag string) string {
+	set, err := readSettings(rc.Integration.Settings)
+	if err != nil {
+		return tag
+	}
+	carried := map[string]bool{}
+	if list, ok := t.Entities["hashtags"].([]any); ok {
+		for _, h := range list {
+			if m, ok := h.(map[string]any); ok {
+				if s, ok := m["tag"].(string); ok {
+					carried[strings.ToLower(s)] = true
+				}
+			}
+		}
+	}
+	for _, tracked := range set.Hashtags {
+		if carried[strings.ToLower(tracked)] {
+			return tracked
+		}
+	}
+	return tag
+}
