@@ -44,10 +44,11 @@ func (s *Store) ClaimStream(ctx context.Context, runID, claimant string) (*Strea
 type Hold struct {
 	// Gated: the whole run waits until its delayedUntil, Wait from now.
 	Gated bool
-	// StreamID is the pending stream held back the shortest (by its
-	// route's rate limit), Wait from now; empty when none is.
-	StreamID string
-	Wait     time.Duration
+	// StreamID (and Stream, its name) is the pending stream held back the
+	// shortest (by its route's rate limit), Wait from now; empty when none
+	// is.
+	StreamID, Stream string
+	Wait             time.Duration
 }
 
 // RunHold reports what keeps a run's pending streams from being claimed:
@@ -57,22 +58,22 @@ type Hold struct {
 func (s *Store) RunHold(ctx context.Context, runID string) (Hold, error) {
 	var h Hold
 	var gate, held *time.Duration
-	var stream *string
+	var stream, name *string
 	err := s.pool.QueryRow(ctx, `SELECT
 			(SELECT r."delayedUntil" - now() FROM "integrationRuns" r WHERE r.id = $1 AND r."delayedUntil" > now()),
-			t.wait, t.id::text
+			t.wait, t.id::text, t.name
 		FROM (SELECT 1) one LEFT JOIN LATERAL (
-			SELECT "notBefore" - now() AS wait, id FROM "integrationStreams"
+			SELECT "notBefore" - now() AS wait, id, name FROM "integrationStreams"
 			WHERE "runId" = $1 AND state = 'pending' AND "notBefore" > now() ORDER BY "notBefore" LIMIT 1) t ON true`,
-		runID).Scan(&gate, &held, &stream)
+		runID).Scan(&gate, &held, &stream, &name)
 	if err != nil {
 		return h, err
 	}
 	switch {
 	case gate != nil:
 		h.Gated, h.Wait = true, *gate
-	case held != nil && stream != nil:
-		h.StreamID, h.Wait = *stream, *held
+	case held != nil && stream != nil && name != nil:
+		h.StreamID, h.Stream, h.Wait = *stream, *name, *held
 	}
 	return h, nil
 }

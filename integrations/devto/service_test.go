@@ -23,7 +23,7 @@ const followAliceAndAcme = `{"users":["alice"],"organizations":["acme"]}`
 func TestServiceBasics(t *testing.T) {
 	s := New(Options{})
 	assert.Equal(t, "devto", s.Platform())
-	assert.Equal(t, integrations.Config{Ticks: 20}, s.Config())
+	assert.Equal(t, integrations.Config{Ticks: 20, ParallelStreams: 2}, s.Config())
 	assert.Equal(t, 0, s.Config().EffectiveLimit(true))
 	assert.Equal(t, DefaultAPIURL, s.c.base)
 	assert.Equal(t, "http://x/api", New(Options{BaseURL: "http://x/api/"}).c.base)
