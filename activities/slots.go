@@ -231,7 +231,7 @@ func (a *Activities) holdOf(ctx context.Context, runID string, out *ProcessStrea
 	}
 	if h.StreamID != "" {
 		out.Hold = Delay{Kind: DelayRateLimit, Wait: h.Wait, Until: time.Now().Add(h.Wait),
-			Reason: fmt.Sprintf("stream %s held back by its route's rate limit", h.Stream)}
+			Reason: fmt.Sprintf("stream %s held back: its route is rate limited", h.Stream)}
 		out.HoldStream = h.StreamID
 	}
 	return nil

@@ -290,7 +290,7 @@ func TestDiscordRateLimitDelaysTheRun(t *testing.T) {
 	assert.Equal(t, 0, h.Retries, "no activity was retried")
 	assert.Equal(t, 1, h.Timers, "the wait was a durable timer")
 	require.Len(t, h.Delays, 1)
-	assert.Regexp(t, `^stream channel held back by its route's rate limit`, h.Delays[0])
+	assert.Regexp(t, `^stream channel held back: its route is rate limited`, h.Delays[0])
 	assert.Equal(t, e.history(started).Delays, seen, "the run row said delayed meanwhile")
 }
 
