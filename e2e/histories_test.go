@@ -31,7 +31,8 @@ const historiesDir = "../workflows/testdata/histories"
 // a failed stream and a cancelled run. It writes only when
 // RECORD_HISTORIES=1 (the files are committed; recording them again is a
 // deliberate act, after a change that is patched with workflow.GetVersion:
-// see the README's "Deploys" section); otherwise it checks that every
+// see the README's "Deploys" section; record one scenario with
+// -run 'TestRecordHistories/<name>'); otherwise it checks that every
 // scenario still has its files.
 func TestRecordHistories(t *testing.T) {
 	record := os.Getenv("RECORD_HISTORIES") == "1"
@@ -57,6 +58,20 @@ func TestRecordHistories(t *testing.T) {
 				}, 30*time.Second, 20*time.Millisecond)
 				require.NoError(e.t, e.ctl.Temporal.CancelWorkflow(context.Background(), s.WorkflowID, ""))
 			}, state: store.RunError},
+		// The same with three streams in flight (runSlots), one page per
+		// step so the executions continue as new.
+		{name: "slots-continue-as-new", tune: func(r *workflows.Run) { r.MaxStreamsPerExecution, r.SlotStepFor = 3, 0 },
+			script: slots(3), state: store.RunProcessed},
+		{name: "slots-rate-limit-waits", script: func(s *testservice.Script) {
+			slots(3)(s)
+			s.RateLimitOnce = map[string]time.Duration{"b": time.Second}
+			s.RateLimitTimes = map[string]int{"c": 2}
+			s.SleepAfter = map[string]time.Duration{"d": time.Second}
+		}, state: store.RunProcessed},
+		{name: "slots-failed-stream", script: func(s *testservice.Script) {
+			slots(3)(s)
+			s.FailTimes = map[string]int{"b": -1, "c": 1}
+		}, state: store.RunError},
 	} {
 		t.Run(sc.name, func(t *testing.T) {
 			if !record {
@@ -82,6 +97,11 @@ func TestRecordHistories(t *testing.T) {
 			e.saveHistories(sc.name, started)
 		})
 	}
+}
+
+// slots sets a script's streams in flight.
+func slots(n int) func(*testservice.Script) {
+	return func(s *testservice.Script) { s.Config.ParallelStreams = n }
 }
 
 // saveHistories writes every execution of the run, following

@@ -130,11 +130,13 @@ func TestGlobalLimitWithStreamsInFlight(t *testing.T) {
 
 // A long run with streams in flight continues as new between its steps:
 // every execution's history stays small, no step outlives its execution,
-// and the rows are exact.
+// and the rows are exact. Each execution starts as many steps as it has
+// slots: its last one, all of whose steps find the queue empty, ends the
+// run instead of continuing as new (before, it did so for ever).
 func TestContinueAsNewWithStreamsInFlight(t *testing.T) {
 	script := parallelScript(40, 3, 4, 0)
 	svc := testservice.New(script)
-	e := newEnv(t, []integrations.Service{svc}, func(e *env) { e.run.MaxStreamsPerExecution, e.run.SlotStepFor = 6, 0 })
+	e := newEnv(t, []integrations.Service{svc}, func(e *env) { e.run.MaxStreamsPerExecution, e.run.SlotStepFor = 4, 0 })
 	started, state := e.connect(testservice.Platform, `{}`, "")
 	require.Equal(t, store.RunProcessed, state)
 

@@ -114,6 +114,10 @@ func (r *Run) runSlots(ctx workflow.Context, in *RunInput, p *Progress) (*store.
 			}
 		}
 		if busy == 0 {
+			launchable := false
+			for _, s := range slots {
+				launchable = launchable || s.retry != "" || s.startedAt < changes
+			}
 			switch {
 			case !gateEnd.IsZero():
 				d := gate
@@ -127,11 +131,15 @@ func (r *Run) runSlots(ctx workflow.Context, in *RunInput, p *Progress) (*store.
 				gateEnd, gateStream = time.Time{}, ""
 				changes++
 				continue
+			case !launchable && hold == nil:
+				// Every slot's last step found nothing to claim, after
+				// every other step had ended: the queue is empty.
+				return nil, nil
 			case draining:
 				workflow.GetLogger(ctx).Info("continuing as new", "stepsThisExecution", steps)
 				in.Continued, in.Restart = true, false
 				return nil, workflow.NewContinueAsNewError(ctx, RunWorkflowName, *in)
-			case hold != nil:
+			case !launchable:
 				d := *hold
 				if stored {
 					in.Streak, stored = RateLimitStreak{}, false
@@ -143,7 +151,6 @@ func (r *Run) runSlots(ctx workflow.Context, in *RunInput, p *Progress) (*store.
 				changes++
 				continue
 			}
-			return nil, nil
 		}
 
 		var d slotDone
