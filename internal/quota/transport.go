@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -347,6 +349,9 @@ func sleepUntil(ctx context.Context, now, at time.Time) error {
 func (t *Transport) observe(ctx context.Context, l Ledger, c *call, resp *http.Response) (bool, time.Time) {
 	now := t.now()
 	lim := ParseLimits(resp.Header, now)
+	if resp.StatusCode == http.StatusTooManyRequests {
+		refinedByBody(resp, &lim)
+	}
 	o := Observation{Key: c.primary(), Seq: c.booking.Seqs[0], Limit: lim.Limit, Remaining: lim.Remaining, Reset: lim.Reset}
 	if t.Policy.AnswerScope != nil {
 		if s := t.Policy.AnswerScope(lim); s != "" && s != c.scope {
@@ -355,7 +360,7 @@ func (t *Transport) observe(ctx context.Context, l Ledger, c *call, resp *http.R
 			o.Key, o.Seq = c.cred+"|"+s, 0
 		}
 	}
-	o.Refused, o.Until = refusal(resp, lim, now)
+	o.Refused, o.Until = refusal(resp.StatusCode, lim, now)
 	if o.Refused && lim.Global && len(c.asks) > 1 {
 		// The whole credential is refused, not the route.
 		g := Observation{Key: c.asks[1].Key, Seq: c.booking.Seqs[1], Limit: -1, Remaining: -1, Refused: true, Until: o.Until}
@@ -372,17 +377,46 @@ func (t *Transport) observe(ctx context.Context, l Ledger, c *call, resp *http.R
 	if err := l.Observe(ctx, o, now); err != nil {
 		t.logger().Warn("quota: feeding the ledger failed", "key", o.Key, "error", err)
 	}
-	refused, until := refusal(resp, lim, now)
+	refused, until := refusal(resp.StatusCode, lim, now)
 	return refused, until
+}
+
+// refinedByBody reads a 429's JSON body for what Discord puts there: a
+// retry_after in seconds with milliseconds (its Retry-After header is
+// whole seconds, up to a second more than needed) and "global". The body
+// is put back for the client.
+func refinedByBody(resp *http.Response, lim *Limits) {
+	if resp.Body == nil {
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	_ = resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	if err != nil {
+		return
+	}
+	var b struct {
+		RetryAfter *float64 `json:"retry_after"`
+		Global     bool     `json:"global"`
+	}
+	if json.Unmarshal(body, &b) != nil {
+		return
+	}
+	if b.RetryAfter != nil {
+		if d, ok := seconds(strconv.FormatFloat(*b.RetryAfter, 'f', -1, 64)); ok && (!lim.HasRetryAfter || d < lim.RetryAfter) {
+			lim.RetryAfter, lim.HasRetryAfter = d, true
+		}
+	}
+	lim.Global = lim.Global || b.Global
 }
 
 // refusal reports whether an answer refuses for the budget, and until
 // when: a 429, or a 403 that says the budget is spent (GitHub's primary
 // limit with x-ratelimit-remaining 0, its secondary with Retry-After).
-func refusal(resp *http.Response, lim Limits, now time.Time) (bool, time.Time) {
+func refusal(status int, lim Limits, now time.Time) (bool, time.Time) {
 	switch {
-	case resp.StatusCode == http.StatusTooManyRequests:
-	case resp.StatusCode == http.StatusForbidden && (lim.Remaining == 0 || lim.HasRetryAfter):
+	case status == http.StatusTooManyRequests:
+	case status == http.StatusForbidden && (lim.Remaining == 0 || lim.HasRetryAfter):
 	default:
 		return false, time.Time{}
 	}

@@ -18,13 +18,14 @@ import (
 	"github.com/crowdflow/crowdflow/integrations"
 	"github.com/crowdflow/crowdflow/internal/pgtest"
 	"github.com/crowdflow/crowdflow/internal/quota"
+	"github.com/crowdflow/crowdflow/internal/quota/quotatest"
 	"github.com/crowdflow/crowdflow/internal/quotafake"
 	"github.com/crowdflow/crowdflow/store"
 )
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
-func openStore(t *testing.T, url string) *store.Store {
+func openStore(t testing.TB, url string) *store.Store {
 	t.Helper()
 	s, err := store.Open(context.Background(), url)
 	if err != nil {
@@ -283,4 +284,42 @@ func (failing) Reserve(context.Context, []quota.Ask, time.Time, time.Duration) (
 
 func (failing) Observe(context.Context, quota.Observation, time.Time) error {
 	return errors.New("connection refused")
+}
+
+// A 429's JSON body refines its headers (Discord's retry_after has
+// milliseconds where Retry-After has whole seconds, and "global" says the
+// whole bot is refused), and the client still reads the body.
+func TestRefusalBody(t *testing.T) {
+	const body = `{"message":"You are being rate limited.","retry_after":0.25,"global":true}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "1")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	open := &quotatest.Open{}
+	req, _ := http.NewRequestWithContext(quota.WithLedger(context.Background(), open), http.MethodPost, srv.URL+"/api/v10/channels/1/messages", nil)
+	req.Header.Set("Authorization", "Bot secret")
+	start := time.Now()
+	resp, err := quota.Wrap(nil, quota.Discord).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(got) != body {
+		t.Fatalf("the client read %q", got)
+	}
+	var refused []quota.Observation
+	for _, o := range open.Observations() {
+		if o.Refused {
+			refused = append(refused, o)
+		}
+	}
+	if len(refused) != 1 || !strings.HasSuffix(refused[0].Key, "|global") {
+		t.Fatalf("refusals fed: %+v, want one, of the global budget", refused)
+	}
+	if d := refused[0].Until.Sub(start); d < 200*time.Millisecond || d > 900*time.Millisecond {
+		t.Fatalf("blocked for %v, want the body's 250 ms", d)
+	}
 }
