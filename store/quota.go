@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
@@ -15,6 +16,18 @@ import (
 // statement (one round trip) under the row's lock, so that two workers
 // never both take a budget's last unit.
 var _ quota.Ledger = (*Store)(nil)
+
+// quotaIdle is how long a budget's row outlives its last call: nothing in
+// it matters after a day (no window is longer, a learned pace halves every
+// minute), and a credential that comes back starts afresh.
+const quotaIdle = 7 * 24 * time.Hour
+
+// quotaPruneEvery: one Reserve in this many also deletes the rows idle
+// for quotaIdle (one indexed DELETE), so that the table holds the
+// budgets in use, not every route and credential ever seen.
+const quotaPruneEvery = 1000
+
+var quotaReserves atomic.Uint64
 
 // Reserve books every ask or none (quota.Ledger).
 func (s *Store) Reserve(ctx context.Context, asks []quota.Ask, now time.Time, maxWait time.Duration) (quota.Booking, error) {
@@ -33,6 +46,10 @@ func (s *Store) Reserve(ctx context.Context, asks []quota.Ask, now time.Time, ma
 		return quota.Booking{}, fmt.Errorf("quota reserve: %w", err)
 	}
 	b.Waited = waited.String
+	if quotaReserves.Add(1)%quotaPruneEvery == 0 {
+		// Best effort: a failed prune is tried again 1000 calls later.
+		_, _ = s.pool.Exec(ctx, `DELETE FROM "quotaLedger" WHERE "updatedAt" < $1`, now.Add(-quotaIdle))
+	}
 	return b, nil
 }
 

@@ -65,7 +65,17 @@
 //     others until its answer: the headers it may bring say the window
 //     before a burst could overspend it.
 //   - A 429 (or GitHub's 403 with its budget spent) blocks the budget for
-//     every worker until its Retry-After or reset.
+//     every worker until its Retry-After or reset (a JSON body's
+//     retry_after, Discord's, when it is shorter: it has milliseconds).
+//
+// Rows idle for a week are deleted (store/quota.go, now and then during a
+// booking).
+//
+// What it does against servers that count in different ways is measured
+// by BenchmarkLedgerAgainstQuotaServers (README, Quotas). One case it does
+// badly: a window opened by the first call whose reset comes in whole
+// epoch seconds (rounded up): the reset is up to a second late, and every
+// window waits for it.
 //
 // # The transport
 //
