@@ -187,6 +187,7 @@ DECLARE
     diff    double precision;
     n       bigint;
     span    double precision;
+    block   timestamptz;
     same    interval := interval '250 milliseconds';
 BEGIN
     INSERT INTO "quotaLedger" (key, "observedSince", "updatedAt") VALUES (p_key, p_now, p_now)
@@ -226,23 +227,37 @@ BEGIN
     IF p_refused THEN
         r.refusals := r.refusals + 1;
         r."refusedAt" := p_now;
-        r."blockedUntil" := greatest(r."blockedUntil", p_until);
-        r.tat := greatest(r.tat, p_until);
+        block := p_until;
         IF p_seq > r."observedFrom" OR p_seq = 0 THEN
             -- The first refusal since the observation began: what was
-            -- granted in it is the pace the API sustains. (The refusals of
-            -- calls booked before it began are the same burst's: they
-            -- only block.)
+            -- granted in it is the pace the API sustains.
             n := greatest(CASE WHEN p_seq > 0 THEN p_seq ELSE r.granted END - r."observedFrom" - 1, 0);
             IF r."limit" IS NULL AND n >= 1 THEN
                 -- At least a second: a burst granted in a fraction of a
                 -- window says the window's budget, not a rate.
                 span := greatest(extract(epoch FROM p_now - r."observedSince") * 1000, 1000);
                 r."intervalMs" := greatest(span / n * (1 + p_margin), r."intervalMs" * 1.05);
+                IF r.refusals = 1 AND p_until <= p_now + interval '1 second' AND span = 1000 THEN
+                    -- The budget's first refusal, with a Retry-After of a
+                    -- second at most: whole seconds rounded up. The window
+                    -- of a second that the first call opened (or fell in)
+                    -- ends sooner, a second after that call (and a little).
+                    -- (Later, an observation starts where a block ended,
+                    -- in the middle of a window: no such guess.)
+                    block := least(p_until, greatest(p_now, r."observedSince" + interval '1030 milliseconds'));
+                END IF;
             END IF;
-            r."observedSince" := greatest(p_until, p_now);
+            r."observedSince" := greatest(block, p_now);
             r."observedFrom" := r.granted;
+            r."blockedUntil" := greatest(r."blockedUntil", block);
+        ELSIF coalesce(r."blockedUntil", '-infinity') < p_now THEN
+            -- A refusal of the burst the observation already learned from
+            -- that comes after its block ended: it blocks anew.
+            r."blockedUntil" := block;
         END IF;
+        -- (Other refusals of that burst add nothing: the block it set is
+        -- the window's end.)
+        r.tat := greatest(r.tat, r."blockedUntil");
     END IF;
     UPDATE "quotaLedger" SET
         "limit" = r."limit", remaining = r.remaining, "resetAt" = r."resetAt",

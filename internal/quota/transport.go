@@ -356,8 +356,15 @@ func (t *Transport) observe(ctx context.Context, l Ledger, c *call, resp *http.R
 	if t.Policy.AnswerScope != nil {
 		if s := t.Policy.AnswerScope(lim); s != "" && s != c.scope {
 			// Counted against another budget than foreseen: feed that
-			// one (its booking is unknown).
+			// one (its booking is unknown), and end the foreseen one's
+			// probe if this call was it.
 			o.Key, o.Seq = c.cred+"|"+s, 0
+			if c.booking.Seqs[0] == 1 {
+				probe := Observation{Key: c.primary(), Seq: 1, Limit: -1, Remaining: -1}
+				if err := l.Observe(ctx, probe, now); err != nil {
+					t.logger().Warn("quota: feeding the ledger failed", "key", probe.Key, "error", err)
+				}
+			}
 		}
 	}
 	o.Refused, o.Until = refusal(resp.StatusCode, lim, now)
