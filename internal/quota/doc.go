@@ -55,7 +55,10 @@
 //     says how many calls the API granted since the observation began;
 //     that many per the time elapsed (at least a second: a burst is a
 //     window's budget, not a rate), 3 % slower, is the pace every worker
-//     then keeps. A later refusal slows it (the larger of the new estimate
+//     then keeps. A first refusal whose Retry-After is a second at most
+//     (whole seconds, rounded up) blocks only until a second after the
+//     observation's first call: the window that call opened, or fell in,
+//     is over by then. A later refusal slows it (the larger of the new estimate
 //     and 5 % slower); a minute without one halves it again, so that a
 //     pace learned from a single 429 does not hold a credential back for
 //     ever. An observation covers calls made one after another (2 s idle
