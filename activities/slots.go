@@ -108,7 +108,7 @@ func (a *Activities) ProcessStreams(ctx context.Context, in ProcessStreamsInput)
 		if !first && time.Now().After(stopAt) {
 			break
 		}
-		st, err := a.Store.ClaimStream(ctx, in.RunID, claimant)
+		st, err := a.Store.ClaimStream(ctx, in.RunID, claimant, first)
 		if err != nil {
 			return out, wrap(err, "claim a stream")
 		}

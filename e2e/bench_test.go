@@ -47,9 +47,13 @@ func benchSize(b *testing.B, name string, def int) int {
 }
 
 // benchOnboard connects the test service on a fresh env and returns how
-// long the onboarding took, from the connect to the run's end.
+// long the onboarding took, from the connect to the run's end. The run has
+// BENCH_STREAMS_IN_FLIGHT slots (default 4, as Slack's), reported as the
+// slots metric.
 func benchOnboard(b *testing.B, script testservice.Script) (*env, time.Duration) {
 	b.Helper()
+	script.Config.ParallelStreams = benchSize(b, "BENCH_STREAMS_IN_FLIGHT", 4)
+	b.ReportMetric(float64(script.Config.ParallelStreams), "slots")
 	e := newEnv(b, []integrations.Service{testservice.New(script)})
 	start := time.Now()
 	started, err := e.ctl.Connect(context.Background(), control.ConnectInput{

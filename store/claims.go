@@ -18,16 +18,22 @@ import (
 // The pending stream is taken with FOR UPDATE SKIP LOCKED in seq order:
 // two slots claiming at once get two different streams, each the oldest
 // the other did not take, and no stream is ever taken twice.
-func (s *Store) ClaimStream(ctx context.Context, runID, claimant string) (*Stream, error) {
+//
+// A claimant holds one stream at a time, so it can have left at most one
+// unfinished, when its step was cut short: retake asks for that one, and
+// only the first claim of a step needs to.
+func (s *Store) ClaimStream(ctx context.Context, runID, claimant string, retake bool) (*Stream, error) {
 	if !validUUID(runID) {
 		return nil, ErrNotFound
 	}
-	st, err := scanStream(s.pool.QueryRow(ctx, `SELECT `+streamColumns+` FROM "integrationStreams"
-		WHERE "runId" = $1 AND state = 'processing' AND "claimedBy" = $2 ORDER BY seq LIMIT 1`, runID, claimant))
-	if err == nil || !errors.Is(err, ErrNotFound) {
-		return st, err
+	if retake {
+		st, err := scanStream(s.pool.QueryRow(ctx, `SELECT `+streamColumns+` FROM "integrationStreams"
+			WHERE "runId" = $1 AND state = 'processing' AND "claimedBy" = $2 ORDER BY seq LIMIT 1`, runID, claimant))
+		if err == nil || !errors.Is(err, ErrNotFound) {
+			return st, err
+		}
 	}
-	st, err = scanStream(s.pool.QueryRow(ctx, `UPDATE "integrationStreams" s SET state = 'processing', "claimedBy" = $2,
+	st, err := scanStream(s.pool.QueryRow(ctx, `UPDATE "integrationStreams" s SET state = 'processing', "claimedBy" = $2,
 			"notBefore" = NULL, "updatedAt" = now()
 		WHERE s.id = (SELECT id FROM "integrationStreams"
 				WHERE "runId" = $1 AND state = 'pending' AND ("notBefore" IS NULL OR "notBefore" <= now())

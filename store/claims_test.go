@@ -49,7 +49,7 @@ func TestClaimNeverTakesAStreamTwice(t *testing.T) {
 			defer wg.Done()
 			claimant := fmt.Sprintf("slot-%d", slot)
 			for {
-				st, err := s.ClaimStream(ctx, run.ID, claimant)
+				st, err := s.ClaimStream(ctx, run.ID, claimant, true)
 				if !assert.NoError(t, err) || st == nil {
 					return
 				}
@@ -83,7 +83,7 @@ func TestClaimIsFIFOAndASlotTakesBackItsOwn(t *testing.T) {
 	addStreams(t, s, run, 3)
 
 	claim := func(claimant string) string {
-		st, err := s.ClaimStream(ctx, run.ID, claimant)
+		st, err := s.ClaimStream(ctx, run.ID, claimant, true)
 		require.NoError(t, err)
 		if st == nil {
 			return ""
@@ -114,18 +114,18 @@ func TestHeldStreamsAndGatedRuns(t *testing.T) {
 	run, root := newRun(t, s, "test")
 	addStreams(t, s, run, 1)
 
-	st, err := s.ClaimStream(ctx, run.ID, "slot-0")
+	st, err := s.ClaimStream(ctx, run.ID, "slot-0", true)
 	require.NoError(t, err)
 	require.Equal(t, root.ID, st.ID)
 	require.NoError(t, s.HoldStream(ctx, st.ID, time.Hour))
-	next, err := s.ClaimStream(ctx, run.ID, "slot-0")
+	next, err := s.ClaimStream(ctx, run.ID, "slot-0", true)
 	require.NoError(t, err)
 	require.NotNil(t, next)
 	assert.Equal(t, "s-000", next.Name, "the held stream is passed over")
 	require.NoError(t, s.ResetStream(ctx, next.ID))
 
 	require.NoError(t, s.GateRun(ctx, run.ID, time.Hour))
-	none, err := s.ClaimStream(ctx, run.ID, "slot-1")
+	none, err := s.ClaimStream(ctx, run.ID, "slot-1", true)
 	require.NoError(t, err)
 	assert.Nil(t, none, "a gated run gives no stream")
 	h, err := s.RunHold(ctx, run.ID)
@@ -144,7 +144,7 @@ func TestHeldStreamsAndGatedRuns(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, h.Gated)
 	assert.Equal(t, root.ID, h.StreamID, "the held stream is what is left")
-	open, err := s.ClaimStream(ctx, run.ID, "slot-1")
+	open, err := s.ClaimStream(ctx, run.ID, "slot-1", true)
 	require.NoError(t, err)
 	require.NotNil(t, open)
 	assert.Equal(t, "s-000", open.Name)
