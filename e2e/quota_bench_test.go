@@ -189,7 +189,7 @@ func connectAndWait(b *testing.B, e *env, platform, settings, token string) (con
 }
 
 // waitLong waits up to two hours for a run to end.
-func waitLong(b *testing.B, e *env, started control.Started) string {
+func waitLong(b testing.TB, e *env, started control.Started) string {
 	b.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Hour)
 	defer cancel()

@@ -123,7 +123,7 @@ func (d *discordRouter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // startSecondWorker starts another worker on e's task queue with its own
 // store (pool) on e's database and its own services, as a second worker
 // process would; it stops when the benchmark ends.
-func startSecondWorker(b *testing.B, e *env, services []integrations.Service) {
+func startSecondWorker(b testing.TB, e *env, services []integrations.Service) {
 	st, err := store.Open(context.Background(), e.dbURL)
 	require.NoError(b, err)
 	b.Cleanup(st.Close)
