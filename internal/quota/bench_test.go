@@ -1,21 +1,14 @@
 package quota_test
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/crowdflow/crowdflow/integrations"
-	"github.com/crowdflow/crowdflow/internal/pgtest"
-	"github.com/crowdflow/crowdflow/internal/quota"
 )
 
 // quotaServer enforces limit calls a second per token in one of the ways
@@ -111,35 +104,8 @@ func BenchmarkLedgerAgainstQuotaServers(b *testing.B) {
 				for range b.N {
 					q := &quotaServer{kind: kind, headers: headers, limit: limit, latency: 100 * time.Millisecond}
 					srv := httptest.NewServer(q)
-					db := pgtest.NewDatabase(b)
-					var done atomic.Int32
-					var wg sync.WaitGroup
 					start := time.Now()
-					for range 2 {
-						ledger := openStore(b, db)
-						client := quota.Wrap(nil, quota.Slack)
-						ctx := quota.WithLedger(context.Background(), ledger)
-						for range callers {
-							wg.Add(1)
-							go func() {
-								defer wg.Done()
-								for done.Load() < calls {
-									status, err := slackCall(ctx, client, srv.URL, "xoxb-bench")
-									var rl *integrations.RateLimitedError
-									switch {
-									case errors.As(err, &rl):
-										time.Sleep(time.Until(rl.Until))
-									case err != nil:
-										b.Error(err)
-										return
-									case status == http.StatusOK:
-										done.Add(1)
-									}
-								}
-							}()
-						}
-					}
-					wg.Wait()
+					twoWorkers(b, srv.URL, "xoxb-bench", calls, callers)
 					elapsed := time.Since(start)
 					srv.Close()
 					minimum := time.Duration(float64(q.served) / limit * float64(time.Second))

@@ -83,35 +83,8 @@ func TestTwoWorkersShareACredential(t *testing.T) {
 			fake := quotafake.New(ok, quotafake.Options{Latency: 20 * time.Millisecond, Limit: limit, Window: time.Second, Headers: tc.headers, Refusal: quotafake.SlackRefusal})
 			srv := httptest.NewServer(fake)
 			defer srv.Close()
-			db := pgtest.NewDatabase(t)
-			var done atomic.Int32
-			var wg sync.WaitGroup
 			start := time.Now()
-			for w := range 2 {
-				ledger := openStore(t, db)
-				client := quota.Wrap(&http.Client{Timeout: 10 * time.Second}, quota.Slack)
-				ctx := quota.WithLedger(context.Background(), ledger)
-				for range callers {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						for done.Load() < calls {
-							status, err := slackCall(ctx, client, srv.URL, token)
-							var rl *integrations.RateLimitedError
-							switch {
-							case errors.As(err, &rl):
-								time.Sleep(time.Until(rl.Until))
-							case err != nil:
-								t.Errorf("worker %d: %v", w, err)
-								return
-							case status == http.StatusOK:
-								done.Add(1)
-							}
-						}
-					}()
-				}
-			}
-			wg.Wait()
+			twoWorkers(t, srv.URL, token, calls, callers)
 			elapsed := time.Since(start)
 			c := fake.Counts(token)
 			t.Logf("%d served, %d refused in %v (the quota's minimum %v: %.2f)", c.Served, c.Limited, elapsed.Round(time.Millisecond),
@@ -124,6 +97,41 @@ func TestTwoWorkersShareACredential(t *testing.T) {
 			}
 		})
 	}
+}
+
+// twoWorkers makes calls successful Slack calls on token from two
+// workers (two stores on one new database, each with its client and
+// callers goroutines), each waiting out a RateLimitedError as the engine
+// would.
+func twoWorkers(t testing.TB, url, token string, calls, callers int32) {
+	db := pgtest.NewDatabase(t)
+	var done atomic.Int32
+	var wg sync.WaitGroup
+	for w := range 2 {
+		ledger := openStore(t, db)
+		client := quota.Wrap(&http.Client{Timeout: 10 * time.Second}, quota.Slack)
+		ctx := quota.WithLedger(context.Background(), ledger)
+		for range callers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for done.Load() < calls {
+					status, err := slackCall(ctx, client, url, token)
+					var rl *integrations.RateLimitedError
+					switch {
+					case errors.As(err, &rl):
+						time.Sleep(time.Until(rl.Until))
+					case err != nil:
+						t.Errorf("worker %d: %v", w, err)
+						return
+					case status == http.StatusOK:
+						done.Add(1)
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
 }
 
 // A budget that is not back within the wait in place is a
