@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"testing"
@@ -321,4 +322,31 @@ func TestContinuesAsNewCarryingOnlyCounters(t *testing.T) {
 	assert.Equal(t, store.RunProcessed, res.State)
 	assert.Equal(t, 3, res.Progress.StreamsProcessed)
 	assert.Equal(t, []string{"a#0", "b#0", "c#0"}, h.svc.Calls())
+}
+
+// With streams in flight, each stream is processed once and the rows and
+// counters are exact. (Claims in queue order: store's
+// TestClaimNeverTakesAStreamTwice; the calls of two slots may interleave.)
+func TestSlotsProcessEveryStreamOnce(t *testing.T) {
+	for _, slots := range []int{2, 3, 8} {
+		t.Run(fmt.Sprintf("%d slots", slots), func(t *testing.T) {
+			h := newHarness(t, testservice.Script{
+				Roots: []string{"a", "b"},
+				Pages: map[string][]testservice.Page{
+					"a": {{Records: 3, Newest: now, NewStreams: []string{"c"}}, {Records: 2, Newest: now}},
+					"b": pages(4),
+					"c": pages(1),
+				},
+				Config: integrations.Config{ParallelStreams: slots},
+			}, true, nil)
+			res, err := h.execute()
+			require.NoError(t, err)
+			assert.Equal(t, store.RunProcessed, res.State)
+			assert.ElementsMatch(t, []string{"a#0", "b#0", "c#0", "a#1"}, h.svc.Calls())
+			assert.Equal(t, 10, h.count(`SELECT count(*) FROM activities`))
+			assert.Equal(t, int64(10), h.run().RecordsWritten)
+			assert.Equal(t, 0, h.count(`SELECT count(*) FROM "integrationStreams" WHERE state <> 'processed'`))
+			assert.Equal(t, workflows.Progress{Step: "finish", StreamsProcessed: 4, Records: 10}, res.Progress)
+		})
+	}
 }
