@@ -24,6 +24,8 @@ CREATE TABLE "quotaLedger" (
     "windowMs"      double precision,
     "blockedUntil"  timestamptz,
     "intervalMs"    double precision NOT NULL DEFAULT 0,
+    -- The platform's own pace of the key, as its last booking gave it.
+    "paceMs"        double precision NOT NULL DEFAULT 0,
     tat             timestamptz,
     -- granted numbers the reservations (the last one's sequence); fed is
     -- the highest sequence whose answer was observed: the calls between
@@ -154,6 +156,7 @@ BEGIN
                   END,
             granted = q.granted + 1,
             "grantedAt" = p_now,
+            "paceMs" = coalesce(p_paces[i], 0),
             -- An observation covers calls made one after another: after
             -- 2 s without one it starts again, so that idle time never
             -- passes for the API's slowness.
@@ -232,10 +235,17 @@ BEGIN
             -- The first refusal since the observation began: what was
             -- granted in it is the pace the API sustains.
             n := greatest(CASE WHEN p_seq > 0 THEN p_seq ELSE r.granted END - r."observedFrom" - 1, 0);
-            IF r."limit" IS NULL AND n >= 1 THEN
+            span := extract(epoch FROM p_now - r."observedSince") * 1000;
+            IF r."limit" IS NULL AND n >= 1 AND span > 3000 THEN
+                -- Refused after seconds of calls: their average says what
+                -- the caller did (the engine may have been the slower
+                -- side), not what the API allows. Only slow down a little
+                -- from the pace in force, if any.
+                r."intervalMs" := greatest(r."intervalMs", r."paceMs") * 1.05;
+            ELSIF r."limit" IS NULL AND n >= 1 THEN
                 -- At least a second: a burst granted in a fraction of a
                 -- window says the window's budget, not a rate.
-                span := greatest(extract(epoch FROM p_now - r."observedSince") * 1000, 1000);
+                span := greatest(span, 1000);
                 r."intervalMs" := greatest(span / n * (1 + p_margin), r."intervalMs" * 1.05);
                 IF r.refusals = 1 AND p_until <= p_now + interval '1 second' AND span = 1000 THEN
                     -- The budget's first refusal, with a Retry-After of a

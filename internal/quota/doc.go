@@ -51,19 +51,21 @@
 //     window ends, the next starts with the limit less the calls still in
 //     flight, and its end is predicted from the window's length (learned
 //     from two successive resets) until an answer says it.
-//   - With only 429 and Retry-After: a pace (GCRA). The first refusal
-//     says how many calls the API granted since the observation began;
-//     that many per the time elapsed (at least a second: a burst is a
+//   - With only 429 and Retry-After: a pace (GCRA). A refusal within 3 s
+//     of the observation's start says how many calls the API granted in
+//     it; that many per the time elapsed (at least a second: a burst is a
 //     window's budget, not a rate), 3 % slower, is the pace every worker
-//     then keeps. A first refusal whose Retry-After is a second at most
-//     (whole seconds, rounded up) blocks only until a second after the
+//     then keeps (or 5 % slower than the pace in force, if that is
+//     slower). A refusal after longer says what the caller did (the
+//     engine may have been the slower side), not what the API allows: the
+//     pace in force (the platform's, or a learned one) only slows by 5 %.
+//     The budget's first refusal, with a Retry-After of a second at most
+//     (whole seconds, rounded up), blocks only until a second after the
 //     observation's first call: the window that call opened, or fell in,
-//     is over by then. A later refusal slows it (the larger of the new estimate
-//     and 5 % slower); a minute without one halves it again, so that a
-//     pace learned from a single 429 does not hold a credential back for
-//     ever. An observation covers calls made one after another (2 s idle
-//     starts a new one). Platforms with a known pace (Dev.to, Discord's
-//     global) give it.
+//     is over by then. A minute without a refusal halves a learned pace,
+//     so that one 429 does not hold a credential back for ever. An
+//     observation starts where a block ends, or after 2 s without a call.
+//     Platforms with a known pace (Dev.to, Discord's global) give it.
 //   - A budget never heard of sends one call (a probe) and holds the
 //     others until its answer: the headers it may bring say the window
 //     before a burst could overspend it.
