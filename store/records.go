@@ -273,18 +273,30 @@ func upsertMembers(ctx context.Context, tx pgx.Tx, t Target, members []*memberRo
 		FROM unnest($2::uuid[], $3::text[], $4::jsonb[], $5::jsonb[], $6::timestamptz[], $7::jsonb[]) AS t(id, name, emails, attrs, joined, reach)
 		ORDER BY t.id
 		ON CONFLICT (id) DO UPDATE SET
+			"displayName" = CASE WHEN `+placeholderName+` THEN EXCLUDED."displayName" ELSE members."displayName" END,
 			emails = ARRAY(SELECT DISTINCT e FROM unnest(members.emails || EXCLUDED.emails) AS e ORDER BY e),
 			attributes = crowd_merge_attributes(members.attributes, EXCLUDED.attributes),
 			"joinedAt" = crowd_merge_joined_at(members."joinedAt", EXCLUDED."joinedAt"),
 			reach = crowd_merge_reach(members.reach, EXCLUDED.reach),
 			"updatedAt" = now()
-		WHERE NOT members.emails @> EXCLUDED.emails
+		WHERE `+placeholderName+`
+			OR NOT members.emails @> EXCLUDED.emails
 			OR members.attributes IS DISTINCT FROM crowd_merge_attributes(members.attributes, EXCLUDED.attributes)
 			OR members."joinedAt" IS DISTINCT FROM crowd_merge_joined_at(members."joinedAt", EXCLUDED."joinedAt")
 			OR members.reach IS DISTINCT FROM crowd_merge_reach(members.reach, EXCLUDED.reach)`,
 		t.TenantID, memberIDs, names, emails, attrs, joined, reach)
 	return ids, err
 }
+
+// placeholderName is true, in the members upsert, when the stored display
+// name only repeats one of the member's usernames (the name a record
+// without one gets) and the incoming one is a real name: the real one
+// wins. The first real name is kept, as crowd.dev kept the first; a
+// username is no name. With streams in flight, a Discord member's message
+// may be stored before the members listing that names them: the result
+// must not depend on which came first.
+const placeholderName = `members."displayName" IN (SELECT username FROM "memberIdentities" WHERE "memberId" = members.id)
+	AND EXCLUDED."displayName" NOT IN (SELECT username FROM "memberIdentities" WHERE "memberId" = members.id)`
 
 // upsertActivities writes the page's activities. An activity seen before
 // keeps its id and original timestamp; its content is updated when it

@@ -111,6 +111,18 @@ func TestMemberMergeRules(t *testing.T) {
 	write("devto", &integrations.StreamResult{Members: []integrations.Member{{Username: "ann", JoinedAt: t0.Add(-48 * time.Hour)}}})
 	m = member(t, s, run.TenantID, "devto", "ann")
 	assert.True(t, m.JoinedAt.Equal(t0.Add(-48*time.Hour)), "earlier real date wins, got %s", m.JoinedAt)
+	assert.Equal(t, "Ann", m.DisplayName, "a record without a name does not replace a real one")
+
+	// A member first stored without a name (their username stands in) gets
+	// the first real name that comes, whichever stream stored what first;
+	// a later real name does not replace it.
+	write("devto", &integrations.StreamResult{Members: []integrations.Member{{Username: "bob"}}})
+	assert.Equal(t, "bob", member(t, s, run.TenantID, "devto", "bob").DisplayName)
+	write("devto", &integrations.StreamResult{Members: []integrations.Member{{Username: "bob", DisplayName: "Bobby"}}})
+	assert.Equal(t, "Bobby", member(t, s, run.TenantID, "devto", "bob").DisplayName)
+	write("devto", &integrations.StreamResult{Members: []integrations.Member{{Username: "bob", DisplayName: "Robert"}}})
+	write("devto", &integrations.StreamResult{Members: []integrations.Member{{Username: "bob"}}})
+	assert.Equal(t, "Bobby", member(t, s, run.TenantID, "devto", "bob").DisplayName)
 }
 
 func TestCommitStreamIsIdempotent(t *testing.T) {
