@@ -280,17 +280,17 @@ func TestDiscordRateLimitDelaysTheRun(t *testing.T) {
 			limited = append(limited, c.Path)
 		}
 	}
-	// Eight streams are in flight: which channel's page is the 7th call
-	// varies. That route alone is held back; the run sleeps once the rest
-	// is done.
+	// Eight streams are in flight: which stream's page (a channel's, or
+	// the members listing's) is the 7th call varies. That route alone is
+	// held back; the run sleeps once the rest is done.
 	require.Len(t, limited, 1)
-	assert.Regexp(t, `^/api/v10/channels/\d+/messages$`, limited[0])
+	assert.Regexp(t, `^/api/v10/(channels/\d+/messages|guilds/\d+/members)$`, limited[0])
 	assert.Len(t, e.callsTo(strings.TrimPrefix(limited[0], "/api/v10")), 2, "the limited page is asked again after the wait")
 	h := e.history(started)
 	assert.Equal(t, 0, h.Retries, "no activity was retried")
 	assert.Equal(t, 1, h.Timers, "the wait was a durable timer")
 	require.Len(t, h.Delays, 1)
-	assert.Regexp(t, `^stream channel held back: its route is rate limited`, h.Delays[0])
+	assert.Regexp(t, `^stream (channel|members) held back: its route is rate limited`, h.Delays[0])
 	assert.Equal(t, e.history(started).Delays, seen, "the run row said delayed meanwhile")
 }
 
