@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bwmarrin/discordgo"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/crowdflow/crowdflow/integrations"
 )
@@ -204,15 +205,11 @@ func (s *Service) Preprocess(ctx context.Context, run *integrations.RunContext) 
 		return cmpSnowflake(a.ID, b.ID)
 	})
 
+	pages, errs := archivedFirstPages(ctx, c, candidates)
 	parents := map[string]parentChannel{}
 	threads := map[string]channelMeta{}
-	for _, ch := range candidates {
-		// Voice and stage chats have no threads to list, so no probe
-		// either: a chat the bot cannot read is skipped by its stream.
-		page := &discordgo.ThreadsList{}
-		if hasThreads(ch.Type) {
-			page, _, err = c.archivedThreads(ctx, ch.ID, time.Time{})
-		}
+	for i, ch := range candidates {
+		page, err := pages[i], errs[i]
 		if err != nil {
 			if ae, ok := channelGone(err); ok {
 				reason := fmt.Sprintf("HTTP %d %s (code %d): the bot cannot read this channel", ae.Status, ae.Message, ae.Code)
@@ -280,6 +277,39 @@ func (s *Service) Preprocess(ctx context.Context, run *integrations.RunContext) 
 	log.Info("discord: preprocess done", "guild", cfg.guildID, "channels", len(pd.Channels), "threads", len(pd.Threads),
 		"threadLists", len(pd.ThreadLists), "skipped", len(pd.Skipped))
 	return json.Marshal(pd)
+}
+
+// preprocessCalls is how many archived-thread listings Preprocess has in
+// flight at once. A guild of a hundred channels made a hundred calls one
+// after another (ten seconds at 100 ms a call) before any stream could
+// start; each is its own route, and the quota ledger paces them against
+// the bot's global limit.
+const preprocessCalls = 8
+
+// archivedFirstPages lists the first page of archived public threads of
+// each channel that has threads, preprocessCalls at a time, and returns
+// the pages and errors by the channels' index. Voice and stage chats have
+// no threads to list, so no probe either (an empty page): a chat the bot
+// cannot read is skipped by its stream. The results are read in the
+// channels' order, so the outcome does not depend on which call answered
+// first.
+func archivedFirstPages(ctx context.Context, c *client, chans []*discordgo.Channel) ([]*discordgo.ThreadsList, []error) {
+	pages := make([]*discordgo.ThreadsList, len(chans))
+	errs := make([]error, len(chans))
+	var g errgroup.Group
+	g.SetLimit(preprocessCalls)
+	for i, ch := range chans {
+		pages[i] = &discordgo.ThreadsList{}
+		if !hasThreads(ch.Type) {
+			continue
+		}
+		g.Go(func() error {
+			pages[i], _, errs[i] = c.archivedThreads(ctx, ch.ID, time.Time{})
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return pages, errs
 }
 
 // guildErr makes a guild-level 403 or 404 permanent: the bot is not in the
