@@ -490,29 +490,7 @@ func (a *Activities) FinishRun(ctx context.Context, in FinishRunInput) (string, 
 // dies, Temporal notices within the heartbeat timeout and retries the
 // attempt on another worker.
 func (a *Activities) heartbeat(ctx context.Context) (stop func()) {
-	if !activity.IsActivity(ctx) {
-		return func() {}
-	}
-	every := a.HeartbeatInterval
-	if every <= 0 {
-		every = 5 * time.Second
-	}
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				activity.RecordHeartbeat(ctx)
-			}
-		}
-	}()
-	return func() { close(done) }
+	return a.heartbeatWith(ctx, nil)
 }
 
 // runContext loads what a service needs to work on a run.

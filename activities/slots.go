@@ -247,8 +247,8 @@ func (a *Activities) tally(ctx context.Context, runID string, out *ProcessStream
 	return wrap(err, "count the run's streams")
 }
 
-// heartbeatWith is heartbeat with details: what the step works on now
-// (a stream's name), shown in Temporal Web.
+// heartbeatWith is heartbeat with details, when details is not nil: what
+// the step works on now (a stream's name), shown in Temporal Web.
 func (a *Activities) heartbeatWith(ctx context.Context, details func() any) (stop func()) {
 	if !activity.IsActivity(ctx) {
 		return func() {}
@@ -268,7 +268,11 @@ func (a *Activities) heartbeatWith(ctx context.Context, details func() any) (sto
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				activity.RecordHeartbeat(ctx, details())
+				if details == nil {
+					activity.RecordHeartbeat(ctx)
+				} else {
+					activity.RecordHeartbeat(ctx, details())
+				}
 			}
 		}
 	}()
