@@ -33,8 +33,8 @@ type ProcessStreamsInput struct {
 	MinGate time.Duration `json:",omitempty"`
 }
 
-// Claimant is the claimedBy of a slot's streams.
-func Claimant(slot int) string { return fmt.Sprintf("slot-%d", slot) }
+// claimant is the claimedBy of a slot's streams.
+func claimant(slot int) string { return fmt.Sprintf("slot-%d", slot) }
 
 // ProcessStreamsResult is what a slot did and why it stopped. It carries
 // counts and ids only.
@@ -93,7 +93,6 @@ func (a *Activities) ProcessStreams(ctx context.Context, in ProcessStreamsInput)
 	}
 	cfg := svc.Config()
 	limit := cfg.EffectiveLimit(rc.Onboarding)
-	claimant := Claimant(in.Slot)
 	stopAt := time.Now().Add(in.For)
 
 	for first := true; ; first = false {
@@ -108,7 +107,7 @@ func (a *Activities) ProcessStreams(ctx context.Context, in ProcessStreamsInput)
 		if !first && time.Now().After(stopAt) {
 			break
 		}
-		st, err := a.Store.ClaimStream(ctx, in.RunID, claimant, first)
+		st, err := a.Store.ClaimStream(ctx, in.RunID, claimant(in.Slot), first)
 		if err != nil {
 			return out, wrap(err, "claim a stream")
 		}

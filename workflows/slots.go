@@ -31,7 +31,6 @@ type slotDone struct {
 	Drain *activities.ProcessStreamsResult
 	// Delay is a retried stream's (ProcessStream) wait.
 	Delay *activities.Delay
-	Err   error
 	// Failure ends the run: a step that could not be done.
 	Failure *store.Failure
 }
@@ -84,24 +83,35 @@ func (r *Run) runSlots(ctx workflow.Context, in *RunInput, p *Progress) (*store.
 		minGate := r.withFloor(next, activities.Delay{Kind: activities.DelayRateLimit}).Wait
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			out := slotDone{Slot: i}
+			var err error
 			if retry != "" {
-				out.Delay, out.Err = r.handedOver(ctx, in, p, retry)
-				if out.Err != nil && ctx.Err() == nil {
-					out.Failure = &store.Failure{ErrorPoint: "process_stream", StreamID: retry, Message: out.Err.Error()}
+				out.Delay, err = r.handedOver(ctx, in, p, retry)
+				if err != nil && ctx.Err() == nil {
+					out.Failure = &store.Failure{ErrorPoint: "process_stream", StreamID: retry, Message: err.Error()}
 				}
 			} else {
 				var res activities.ProcessStreamsResult
-				out.Err = r.callService(ctx, a.ProcessStreams, activities.ProcessStreamsInput{
+				err = r.callService(ctx, a.ProcessStreams, activities.ProcessStreamsInput{
 					RunID: in.RunID, Slot: i, For: r.SlotStepFor, YieldOnNewStreams: yield, MinGate: minGate,
 				}, &res)
-				if out.Err == nil {
+				if err == nil {
 					out.Drain = &res
 				} else if ctx.Err() == nil {
-					out.Failure = &store.Failure{ErrorPoint: "process_streams", Message: rootMessage(out.Err)}
+					out.Failure = &store.Failure{ErrorPoint: "process_streams", Message: rootMessage(err)}
 				}
 			}
 			done.Send(ctx, out)
 		})
+	}
+
+	// wait sleeps out a wait with every slot idle; the streams it held
+	// may be claimed after it.
+	wait := func(d activities.Delay, streamID string) *store.Failure {
+		if stored {
+			in.Streak, stored = RateLimitStreak{}, false
+		}
+		changes++
+		return r.waitOrFail(ctx, in, p, streamID, d)
 	}
 
 	for {
@@ -122,14 +132,10 @@ func (r *Run) runSlots(ctx workflow.Context, in *RunInput, p *Progress) (*store.
 			case !gateEnd.IsZero():
 				d := gate
 				d.Wait = gateEnd.Sub(workflow.Now(ctx))
-				if stored {
-					in.Streak, stored = RateLimitStreak{}, false
-				}
-				if failure := r.waitOrFail(ctx, in, p, gateStream, d); failure != nil {
+				if failure := wait(d, gateStream); failure != nil {
 					return failure, nil
 				}
 				gateEnd, gateStream = time.Time{}, ""
-				changes++
 				continue
 			case !launchable && hold == nil:
 				// Every slot's last step found nothing to claim, after
@@ -140,15 +146,10 @@ func (r *Run) runSlots(ctx workflow.Context, in *RunInput, p *Progress) (*store.
 				in.Continued, in.Restart = true, false
 				return nil, workflow.NewContinueAsNewError(ctx, RunWorkflowName, *in)
 			case !launchable:
-				d := *hold
-				if stored {
-					in.Streak, stored = RateLimitStreak{}, false
-				}
-				if failure := r.waitOrFail(ctx, in, p, holdStream, d); failure != nil {
+				if failure := wait(*hold, holdStream); failure != nil {
 					return failure, nil
 				}
 				hold = nil
-				changes++
 				continue
 			}
 		}

@@ -276,6 +276,10 @@ func postRecords(rc *integrations.RunContext, typ, tag string, p *page[apiTweet]
 	for _, m := range p.Includes.Media {
 		media[m.MediaKey] = m
 	}
+	var tracked []string
+	if tag != "" {
+		tracked = trackedHashtags(rc, tag)
+	}
 	skipped := 0
 	for _, t := range p.Items {
 		author, ok := users[t.AuthorID]
@@ -286,7 +290,7 @@ func postRecords(rc *integrations.RunContext, typ, tag string, p *page[apiTweet]
 		}
 		attrs := map[string]any{"attachments": attachments(t, media), "entities": orEmpty(t.Entities)}
 		if tag != "" {
-			attrs["hashtag"] = trackedTag(rc, t, tag)
+			attrs["hashtag"] = trackedTag(tracked, t, tag)
 		}
 		res.Activities = append(res.Activities, integrations.Activity{
 			Type: typ, SourceID: t.ID, Timestamp: ts, Member: member(author), Body: t.Text,
@@ -333,16 +337,22 @@ var (
 	_ integrations.IdentifierValidator     = (*Service)(nil)
 )
 
+// trackedHashtags is the integration's tracked hashtags, in its settings'
+// order, read once per page; tag alone when the settings cannot be read.
+func trackedHashtags(rc *integrations.RunContext, tag string) []string {
+	set, err := readSettings(rc.Integration.Settings)
+	if err != nil {
+		return []string{tag}
+	}
+	return set.Hashtags
+}
+
 // trackedTag is the hashtag attribute of a post found by the search for
-// tag: the first of the integration's tracked hashtags (in its settings'
+// tag: the first of tracked (the integration's hashtags, in its settings'
 // order) that the post carries. A post with two tracked hashtags is found
 // by two streams, which may run at once: both must write the same record,
 // whichever stores it last.
-func trackedTag(rc *integrations.RunContext, t apiTweet, tag string) string {
-	set, err := readSettings(rc.Integration.Settings)
-	if err != nil {
-		return tag
-	}
+func trackedTag(tracked []string, t apiTweet, tag string) string {
 	carried := map[string]bool{}
 	if list, ok := t.Entities["hashtags"].([]any); ok {
 		for _, h := range list {
@@ -353,9 +363,9 @@ func trackedTag(rc *integrations.RunContext, t apiTweet, tag string) string {
 			}
 		}
 	}
-	for _, tracked := range set.Hashtags {
-		if carried[strings.ToLower(tracked)] {
-			return tracked
+	for _, name := range tracked {
+		if carried[strings.ToLower(name)] {
+			return name
 		}
 	}
 	return tag

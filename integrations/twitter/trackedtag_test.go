@@ -33,7 +33,7 @@ func TestTrackedTagIsTheSameFromEveryStream(t *testing.T) {
 		{name: "no entities: the stream's", post: apiTweet{}, stream: "Go", want: "Go"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, trackedTag(rc, tc.post, tc.stream))
+			assert.Equal(t, tc.want, trackedTag(trackedHashtags(rc, tc.stream), tc.post, tc.stream))
 		})
 	}
 }
