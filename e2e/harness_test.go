@@ -122,8 +122,12 @@ func newEnv(t testing.TB, services []integrations.Service, opts ...option) *env 
 	for _, o := range opts {
 		o(e)
 	}
-	// A worker that dies is noticed within a second.
-	e.run.HeartbeatTimeout = time.Second
+	// A worker that dies is noticed within three seconds. (One second was
+	// too close: with `go test ./...` loading both cores and several
+	// streams in flight, a live step's heartbeat could come late, and
+	// Temporal ran the step again beside it: harmless to the rows, but a
+	// second request the fakes' exact counts saw.)
+	e.run.HeartbeatTimeout = 3 * time.Second
 	e.client = ts.GetDefaultClient()
 	if e.dial != nil {
 		e.client = e.dial(e)
